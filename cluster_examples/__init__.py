@@ -1,0 +1,1 @@
+"""Example stacks, and the multi-node lab."""

@@ -1,0 +1,1 @@
+"""shoal managers: Raft consensus, the replicated store, CA, control API, orchestration."""

@@ -1,0 +1,1 @@
+"""Per-node overlay networking: sandboxes, VXLAN, DNS, VIP load balancing, routing mesh."""

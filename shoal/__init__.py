@@ -1,0 +1,1 @@
+"""Composition root: the shoal, shoald and shoal-lab entry points."""

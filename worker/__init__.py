@@ -1,0 +1,1 @@
+"""The worker side: agent, task controllers, executors."""
