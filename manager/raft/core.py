@@ -125,6 +125,9 @@ class RaftNode:
         self._term, self._vote = hard_state.term, hard_state.vote
         self._role, self._leader = Role.FOLLOWER, NONE
         self._msgs: list[Message] = []
+        # Broadcasts asked for since the last ready(): sent once there, so that proposals (and
+        # acknowledgements) arriving together go to each follower as one APP, not one each.
+        self._bcast_pending = False
         self._read_states: list[ReadState] = []
         self._reads: OrderedDict[bytes, _ReadRequest] = OrderedDict()
         self._pending_reads: list[Message] = []  # asked before the leader committed in its term
@@ -289,6 +292,7 @@ class RaftNode:
     def has_ready(self) -> bool:
         return bool(
             self._msgs
+            or self._bcast_pending
             or self._read_states
             or self._log.has_unstable()
             or self._log.has_next_committed()
@@ -297,6 +301,8 @@ class RaftNode:
         )
 
     def ready(self) -> Ready:
+        if self._bcast_pending:
+            self._flush_broadcast()
         soft, hard = self._soft_state(), self._hard_state()
         snapshot, entries = self._log.take_unstable()
         rd = Ready(
@@ -366,6 +372,7 @@ class RaftNode:
             self._cfg.election_tick
         )
         self._lead_transferee = NONE
+        self._bcast_pending = False
         self._tracker.reset_votes()
         last = self._log.last_index()
         for node_id, pr in self._tracker.progress.items():
@@ -648,7 +655,7 @@ class RaftNode:
 
     def _append_and_broadcast(self, kind: EntryType, data: bytes) -> int:
         index = self._append_entries(kind, data)
-        self._bcast_append()
+        self._bcast_pending = True
         return index
 
     def _maybe_commit(self) -> bool:
@@ -665,6 +672,15 @@ class RaftNode:
     def _bcast_append(self) -> None:
         for peer in self._tracker.peers(self.id):
             self._send_append(peer)
+
+    def _flush_broadcast(self) -> None:
+        """The deferred broadcast: new entries to every follower, and the commit index to those
+        that no APP in this batch has told yet."""
+        self._bcast_pending = False
+        committed = self._log.committed
+        told = {m.to for m in self._msgs if m.type is MessageType.APP and m.commit >= committed}
+        for peer in self._tracker.peers(self.id):
+            self._send_append(peer, send_if_empty=peer not in told)
 
     def _bcast_heartbeat(self) -> None:
         context = next(reversed(self._reads)) if self._reads else b""
@@ -727,7 +743,7 @@ class RaftNode:
         elif pr.state is ProgressState.REPLICATE:
             pr.inflights.free_le(m.index)
         if self._maybe_commit():
-            self._bcast_append()
+            self._bcast_pending = True
         elif was_paused:
             self._send_append(m.frm)
         while self._send_append(m.frm, send_if_empty=False):
