@@ -225,6 +225,10 @@ class GrpcTransport:
                             for frame in wire.encode_frames(self.cluster_id, m, self._chunk_size):
                                 await call.write(frame)
                             delay = initial
+                    except asyncio.InvalidStateError:
+                        # The call already ended (e.g. the peer is not up): say why it ended.
+                        why = f"{(await call.code()).name}: {await call.details()}"
+                        raise ConnectionError(why) from None
                     finally:
                         call.cancel()
             except asyncio.CancelledError:
