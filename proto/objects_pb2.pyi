@@ -500,17 +500,19 @@ class JoinTokens(_message.Message):
     def __init__(self, worker: _Optional[str] = ..., manager: _Optional[str] = ...) -> None: ...
 
 class RootCA(_message.Message):
-    __slots__ = ("ca_cert", "ca_cert_hash", "join_tokens")
+    __slots__ = ("ca_cert", "ca_cert_hash", "join_tokens", "ca_key")
     CA_CERT_FIELD_NUMBER: _ClassVar[int]
     CA_CERT_HASH_FIELD_NUMBER: _ClassVar[int]
     JOIN_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    CA_KEY_FIELD_NUMBER: _ClassVar[int]
     ca_cert: bytes
     ca_cert_hash: str
     join_tokens: JoinTokens
-    def __init__(self, ca_cert: _Optional[bytes] = ..., ca_cert_hash: _Optional[str] = ..., join_tokens: _Optional[_Union[JoinTokens, _Mapping]] = ...) -> None: ...
+    ca_key: bytes
+    def __init__(self, ca_cert: _Optional[bytes] = ..., ca_cert_hash: _Optional[str] = ..., join_tokens: _Optional[_Union[JoinTokens, _Mapping]] = ..., ca_key: _Optional[bytes] = ...) -> None: ...
 
 class Cluster(_message.Message):
-    __slots__ = ("id", "meta", "spec", "root_ca", "default_address_pool", "subnet_size", "data_path_port")
+    __slots__ = ("id", "meta", "spec", "root_ca", "default_address_pool", "subnet_size", "data_path_port", "removed_nodes")
     ID_FIELD_NUMBER: _ClassVar[int]
     META_FIELD_NUMBER: _ClassVar[int]
     SPEC_FIELD_NUMBER: _ClassVar[int]
@@ -518,6 +520,7 @@ class Cluster(_message.Message):
     DEFAULT_ADDRESS_POOL_FIELD_NUMBER: _ClassVar[int]
     SUBNET_SIZE_FIELD_NUMBER: _ClassVar[int]
     DATA_PATH_PORT_FIELD_NUMBER: _ClassVar[int]
+    REMOVED_NODES_FIELD_NUMBER: _ClassVar[int]
     id: str
     meta: Meta
     spec: ClusterSpec
@@ -525,7 +528,8 @@ class Cluster(_message.Message):
     default_address_pool: _containers.RepeatedScalarFieldContainer[str]
     subnet_size: int
     data_path_port: int
-    def __init__(self, id: _Optional[str] = ..., meta: _Optional[_Union[Meta, _Mapping]] = ..., spec: _Optional[_Union[ClusterSpec, _Mapping]] = ..., root_ca: _Optional[_Union[RootCA, _Mapping]] = ..., default_address_pool: _Optional[_Iterable[str]] = ..., subnet_size: _Optional[int] = ..., data_path_port: _Optional[int] = ...) -> None: ...
+    removed_nodes: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, id: _Optional[str] = ..., meta: _Optional[_Union[Meta, _Mapping]] = ..., spec: _Optional[_Union[ClusterSpec, _Mapping]] = ..., root_ca: _Optional[_Union[RootCA, _Mapping]] = ..., default_address_pool: _Optional[_Iterable[str]] = ..., subnet_size: _Optional[int] = ..., data_path_port: _Optional[int] = ..., removed_nodes: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class NodeSpec(_message.Message):
     __slots__ = ("name", "labels", "role", "availability")

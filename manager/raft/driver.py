@@ -30,7 +30,7 @@ from functools import partial
 from typing import Protocol, TypeVar
 
 from manager.raft.clock import Clock, LoopClock
-from manager.raft.core import RaftNode
+from manager.raft.core import RaftNode, Status
 from manager.raft.errors import NotLeader, ProposalDropped, ProposalLost, RaftError
 from manager.raft.types import (
     ConfChange,
@@ -182,6 +182,10 @@ class RaftDriver:
     def members(self) -> dict[int, str]:
         """The address book: every member the applied configuration knows an address for."""
         return dict(self._members)
+
+    def status(self) -> Status:
+        """The core's status now (per-member progress on the leader); read it, do not keep it."""
+        return self._core.status()
 
     @property
     def idle(self) -> bool:

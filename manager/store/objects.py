@@ -83,11 +83,13 @@ class JoinTokens:
 
 @dataclass(frozen=True, slots=True)
 class RootCA:
-    """The cluster's root certificate (PEM); the CA key is not kept in the store."""
+    """The cluster's root certificate and key (PEM): every manager can sign node certificates.
+    The key travels only in the (encrypted) Raft log and snapshots; Control never returns it."""
 
     ca_cert: bytes = b""
     ca_cert_hash: str = ""  # the digest that join tokens carry
     join_tokens: JoinTokens = field(default_factory=JoinTokens)
+    ca_key: bytes = field(default=b"", repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +102,7 @@ class Cluster:
     default_address_pool: tuple[str, ...] = ("10.0.0.0/8",)
     subnet_size: int = 24
     data_path_port: int = 4789
+    removed_nodes: tuple[str, ...] = ()  # their certificates are refused from then on
 
 
 # -- node --------------------------------------------------------------------------------------
