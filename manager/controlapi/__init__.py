@@ -1,0 +1,80 @@
+"""The Control API the CLI calls (proto/control.proto): nodes, secrets, configs, the cluster.
+
+Core functions per kind operate on the Store and raise typed errors (errors.py) carrying the
+user's one-line message; `ControlServicer` is the thin gRPC layer over them. Rules and messages
+follow Docker's (swarmkit manager/controlapi).
+"""
+
+from manager.controlapi.cluster import (
+    get_cluster,
+    redact_cluster,
+    root_ca_digest,
+    update_cluster,
+    validate_cluster_spec,
+)
+from manager.controlapi.configs import create_config, get_config, list_configs, remove_config
+from manager.controlapi.errors import (
+    AlreadyExistsError,
+    ControlError,
+    FailedPreconditionError,
+    InternalError,
+    InvalidArgumentError,
+    NotFoundError,
+)
+from manager.controlapi.nodes import (
+    check_demotion,
+    get_node,
+    list_nodes,
+    record_removed_node,
+    remove_node,
+    update_node,
+)
+from manager.controlapi.refs import resolve, resolve_config, resolve_node, resolve_secret
+from manager.controlapi.secrets import (
+    create_secret,
+    get_secret,
+    list_secrets,
+    redact_secret,
+    remove_secret,
+)
+from manager.controlapi.servicer import ControlServicer, add_to_server, status_code
+from manager.controlapi.validation import MAX_DATA_SIZE, validate_data, validate_name
+
+__all__ = [
+    "MAX_DATA_SIZE",
+    "AlreadyExistsError",
+    "ControlError",
+    "ControlServicer",
+    "FailedPreconditionError",
+    "InternalError",
+    "InvalidArgumentError",
+    "NotFoundError",
+    "add_to_server",
+    "check_demotion",
+    "create_config",
+    "create_secret",
+    "get_cluster",
+    "get_config",
+    "get_node",
+    "get_secret",
+    "list_configs",
+    "list_nodes",
+    "list_secrets",
+    "record_removed_node",
+    "redact_cluster",
+    "redact_secret",
+    "remove_config",
+    "remove_node",
+    "remove_secret",
+    "resolve",
+    "resolve_config",
+    "resolve_node",
+    "resolve_secret",
+    "root_ca_digest",
+    "status_code",
+    "update_cluster",
+    "update_node",
+    "validate_cluster_spec",
+    "validate_data",
+    "validate_name",
+]

@@ -1,0 +1,208 @@
+"""Leader forwarding for the manager's RPCs, and the Control service of the local socket.
+
+    caller ─▶ ForwardingControl.Method(request)          (any manager)
+                │ no leader known: wait up to `wait` s, then UNAVAILABLE (Docker's message)
+                ▼
+              inner servicer (local store)  ── reads answer here, from the local store
+                │ NotLeader (a write on a follower)
+                ▼
+              leader's Control.Method over mutual TLS with this manager's certificate,
+              marked "forwarded" so the leader never forwards it again
+
+The servicer inside (CTL's) knows nothing of Raft except that `store.update` may raise
+NotLeader / ProposalLost; this wrapper turns those into forwarding or UNAVAILABLE. The same
+`LeaderLink` forwards NodeCA and RaftMembership calls (manager/ca/service.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Protocol, TypeVar
+
+import grpc
+
+from manager.raft import NotLeader, ProposalLost
+from proto import control_pb2, control_pb2_grpc
+
+T = TypeVar("T")
+
+NO_LEADER_MESSAGE = (
+    "The swarm does not have a leader. It's possible that too few managers are online. "
+    "Make sure more than half of the managers are online."
+)
+NOT_IN_SWARM_MESSAGE = (
+    'This node is not a swarm manager. Use "shoal swarm init" or "shoal swarm join" to '
+    "connect this node to swarm and try again."
+)
+WORKER_MESSAGE = (
+    "This node is not a swarm manager. Worker nodes can't be used to view or modify cluster "
+    "state. Please run this command on a manager node or promote the current node to a manager."
+)
+FORWARDED_KEY = "shoal-forwarded"
+FORWARD_TIMEOUT = 60.0  # a forwarded call may include a Raft membership change
+
+CONTROL_METHODS: tuple[str, ...] = tuple(
+    m.name for m in control_pb2.DESCRIPTOR.services_by_name["Control"].methods
+)
+
+
+class RaftView(Protocol):
+    """What forwarding needs of the Raft driver."""
+
+    @property
+    def node_id(self) -> int: ...
+
+    @property
+    def leader(self) -> int: ...
+
+    @property
+    def members(self) -> Mapping[int, str]: ...
+
+
+class NoLeaderError(Exception):
+    def __init__(self) -> None:
+        super().__init__(NO_LEADER_MESSAGE)
+
+
+class LeaderLink:
+    """Finds the leader and calls it: `call(local, remote)` runs `local` on this manager and,
+    if it raises NotLeader, `remote` on a channel to the leader's cluster port."""
+
+    def __init__(
+        self,
+        raft: RaftView,
+        *,
+        connect: Callable[[str], grpc.aio.Channel],
+        wait: float = 5.0,
+        poll: float = 0.05,
+    ) -> None:
+        self._raft = raft
+        self._connect = connect
+        self._wait = wait
+        self._poll = poll
+        self._channels: dict[str, grpc.aio.Channel] = {}
+
+    @property
+    def is_leader(self) -> bool:
+        return self._raft.leader == self._raft.node_id
+
+    def leader_addr(self) -> str:
+        """The leader's cluster address, "" when no leader is known."""
+        return self._raft.members.get(self._raft.leader, "") if self._raft.leader else ""
+
+    async def call(
+        self,
+        local: Callable[[], Awaitable[T]],
+        remote: Callable[[grpc.aio.Channel], Awaitable[T]],
+        *,
+        forwarded: bool = False,
+    ) -> T:
+        """NoLeaderError when no leader is found within `wait` seconds. A call that arrived
+        forwarded runs only locally (one hop at most)."""
+        deadline = asyncio.get_running_loop().time() + self._wait
+        while True:
+            leader = self._raft.leader
+            if leader:
+                try:
+                    return await local()
+                except NotLeader as e:
+                    if forwarded:
+                        raise  # the caller's manager looks for the leader again
+                    addr = self._raft.members.get(e.leader or leader)
+                    if addr and (e.leader or leader) != self._raft.node_id:
+                        try:
+                            return await remote(self.channel(addr))
+                        except grpc.aio.AioRpcError as err:
+                            if err.code() != grpc.StatusCode.UNAVAILABLE:
+                                raise
+                            # the leader is unreachable (it may have just failed): look again
+            if asyncio.get_running_loop().time() >= deadline:
+                raise NoLeaderError()
+            await asyncio.sleep(self._poll)
+
+    def channel(self, addr: str) -> grpc.aio.Channel:
+        channel = self._channels.get(addr)
+        if channel is None:
+            channel = self._channels[addr] = self._connect(addr)
+        return channel
+
+    async def close(self) -> None:
+        channels, self._channels = list(self._channels.values()), {}
+        for channel in channels:
+            await channel.close()
+
+
+def was_forwarded(context: grpc.aio.ServicerContext) -> bool:
+    return any(key == FORWARDED_KEY for key, _ in context.invocation_metadata() or ())
+
+
+FORWARD_METADATA = ((FORWARDED_KEY, "1"),)
+
+
+async def abort_for(context: grpc.aio.ServicerContext, error: BaseException) -> None:
+    """Map forwarding failures to the status the caller sees; re-raise anything else."""
+    if isinstance(error, NoLeaderError):
+        await context.abort(grpc.StatusCode.UNAVAILABLE, NO_LEADER_MESSAGE)
+    if isinstance(error, NotLeader):  # a forwarded call reached a manager that lost leadership
+        await context.abort(grpc.StatusCode.UNAVAILABLE, NO_LEADER_MESSAGE)
+    if isinstance(error, ProposalLost):
+        await context.abort(
+            grpc.StatusCode.UNAVAILABLE,
+            "the leader changed while the change was being made; it may or may not have been "
+            "applied: check, and retry if it is missing",
+        )
+    if isinstance(error, grpc.aio.AioRpcError):
+        await context.abort(error.code(), error.details() or "")
+    raise error
+
+
+class ForwardingControl(control_pb2_grpc.ControlServicer):
+    """Control as every manager serves it: `inner` (the store servicer) + leader forwarding."""
+
+    def __init__(self, inner: Any, link: LeaderLink) -> None:
+        self._inner = inner
+        self._link = link
+
+    async def _handle(self, name: str, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        async def local() -> Any:
+            return await getattr(self._inner, name)(request, context)
+
+        async def remote(channel: grpc.aio.Channel) -> Any:
+            stub = control_pb2_grpc.ControlStub(channel)  # type: ignore[no-untyped-call]
+            return await getattr(stub, name)(
+                request, metadata=FORWARD_METADATA, timeout=FORWARD_TIMEOUT
+            )
+
+        try:
+            return await self._link.call(local, remote, forwarded=was_forwarded(context))
+        except (NoLeaderError, NotLeader, ProposalLost, grpc.aio.AioRpcError) as e:
+            await abort_for(context, e)
+
+
+class LocalControl(control_pb2_grpc.ControlServicer):
+    """Control on the local socket: the manager's ForwardingControl while this node is a
+    manager; otherwise FAILED_PRECONDITION saying why (`target` returns that message)."""
+
+    def __init__(self, target: Callable[[], ForwardingControl | str]) -> None:
+        self._target = target
+
+    async def _handle(self, name: str, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        target = self._target()
+        if isinstance(target, str):
+            await context.abort(grpc.StatusCode.FAILED_PRECONDITION, target)
+        assert not isinstance(target, str)
+        return await getattr(target, name)(request, context)
+
+
+def _method(name: str) -> Callable[..., Awaitable[Any]]:
+    async def method(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        return await self._handle(name, request, context)
+
+    method.__name__ = name
+    return method
+
+
+for _name in CONTROL_METHODS:
+    setattr(ForwardingControl, _name, _method(_name))
+    setattr(LocalControl, _name, _method(_name))
