@@ -48,6 +48,9 @@ CONFIG_HEADERS = {
     "UpdatedAt": "UPDATED",
     "Labels": "LABELS",
 }
+# docker's defaultSecretTableFormat and defaultConfigTableFormat, for format_rows
+SECRET_TABLE = "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.CreatedAt}}\t{{.UpdatedAt}}"
+CONFIG_TABLE = "table {{.ID}}\t{{.Name}}\t{{.CreatedAt}}\t{{.UpdatedAt}}"
 
 # ---- Go and go-units formatting ----
 
@@ -389,20 +392,6 @@ def config_row(config: objects_pb2.Config, now: float) -> Row:
         "UpdatedAt": ago(config.meta.updated_at, now),
         "Labels": _labels_csv(config.spec.labels),
     }
-
-
-def secret_table(rows: Sequence[Row]) -> str:
-    lines = ["ID\tNAME\tDRIVER\tCREATED\tUPDATED"]
-    lines += [
-        f"{r['ID']}\t{r['Name']}\t{r['Driver']}\t{r['CreatedAt']}\t{r['UpdatedAt']}" for r in rows
-    ]
-    return tabwrite(lines)
-
-
-def config_table(rows: Sequence[Row]) -> str:
-    lines = ["ID\tNAME\tCREATED\tUPDATED"]
-    lines += [f"{r['ID']}\t{r['Name']}\t{r['CreatedAt']}\t{r['UpdatedAt']}" for r in rows]
-    return tabwrite(lines)
 
 
 def secret_inspect(secret: objects_pb2.Secret) -> Row:
