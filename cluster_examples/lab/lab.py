@@ -1,8 +1,10 @@
 """A shoal cluster on one host: the lab's commands, composed from its parts.
 
 up:   preflight -> clear leftovers -> switch + registry -> nodes in parallel
-      (namespace, veth, UTS namespace, dockerd) -> test images -> lab.json
-down: containers removed through each engine -> engines, registry stopped -> leftovers
+      (namespace, veth, UTS namespace, dockerd) -> test images -> shoald on every node
+      -> swarm init on n1, join n2..nM as managers, the rest as workers -> lab.json
+down: shoalds stopped -> containers removed through each engine -> engines, registry
+      stopped -> leftovers
 """
 
 from __future__ import annotations
@@ -13,7 +15,15 @@ import signal
 from dataclasses import dataclass
 from pathlib import Path
 
-from cluster_examples.lab import cleanup, engine, images, network, preflight, registry
+from cluster_examples.lab import (
+    cleanup,
+    engine,
+    images,
+    network,
+    preflight,
+    registry,
+    shoald,
+)
 from cluster_examples.lab.sh import LabError, in_netns, netns_exists, run
 from cluster_examples.lab.spec import (
     SWITCH_NETNS,
@@ -67,6 +77,13 @@ class Lab:
             asyncio.run(self._start_nodes(state))
             state.save(self.state_dir)
             images.build_and_push(self.paths("n1").docker_sock, state.registry_address())
+            self._start_shoalds(state)
+            shoald.form_cluster(
+                state.nodes,
+                state.managers,
+                {n: self.paths(n).shoald_sock for n in state.nodes},
+                {n: state.node_address(n) for n in state.nodes},
+            )
         except BaseException:
             self.down()
             raise
@@ -79,6 +96,11 @@ class Lab:
                 for n in state.nodes
             }
         state.engine_pids = {n: t.result() for n, t in tasks.items()}
+
+    def _start_shoalds(self, state: LabState) -> None:
+        for node in state.nodes:
+            state.shoald_pids[node] = shoald.start(node, self.paths(node), state.node_address(node))
+            state.save(self.state_dir)
 
     def _start_node(self, state: LabState, node: str) -> int:
         paths = self.paths(node)
@@ -100,11 +122,12 @@ class Lab:
     def down(self) -> list[str]:
         state = LabState.load(self.state_dir)
         if state is not None:
+            for pid in state.shoald_pids.values():
+                engine.stop(pid)
             for node, pid in state.engine_pids.items():
                 if engine.alive(pid):
                     self._remove_containers(node)
             for pid in [
-                *state.shoald_pids.values(),
                 *state.engine_pids.values(),
                 state.registry_pid,
             ]:
@@ -125,9 +148,7 @@ class Lab:
         state.check_node(node)
         pid = state.shoald_pids.get(node, 0)
         if not engine.alive(pid):
-            raise LabError(
-                f"{node} runs no shoald to kill (the lab starts shoald once shoald can run)"
-            )
+            raise LabError(f"{node} runs no shoald to kill; start it with 'shoal-lab start {node}'")
         os.kill(pid, signal.SIGKILL)
         return pid
 
@@ -139,6 +160,11 @@ class Lab:
         if not engine.alive(state.engine_pids.get(node, 0)):
             state.engine_pids[node] = engine.start(node, self.paths(node), state.registry_address())
             started.append(f"dockerd (pid {state.engine_pids[node]})")
+            state.save(self.state_dir)
+        if not engine.alive(state.shoald_pids.get(node, 0)):
+            paths = self.paths(node)
+            state.shoald_pids[node] = shoald.start(node, paths, state.node_address(node))
+            started.append(f"shoald (pid {state.shoald_pids[node]})")
         state.save(self.state_dir)
         return started
 

@@ -1,0 +1,116 @@
+"""The control plane in the lab: `shoal-lab up --nodes 5 --managers 3` forms a cluster; the
+leader's shoald is SIGKILLed and restarted, then every manager at once. Driven with the
+`shoal` CLI inside the nodes, as a user would."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import LabCli
+
+pytestmark = pytest.mark.e2e
+
+SHOAL = str(Path(sys.executable).parent / "shoal")
+MANAGERS = ["n1", "n2", "n3"]
+NODES = [*MANAGERS, "n4", "n5"]
+
+
+def shoal(
+    lab: LabCli, node: str, *args: str, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    return lab.on(node, SHOAL, *args, check=check)
+
+
+def node_ls(lab: LabCli, node: str) -> list[dict[str, Any]] | None:
+    done = shoal(lab, node, "node", "ls", "--format", "json", check=False)
+    if done.returncode != 0:
+        return None
+    rows: list[dict[str, Any]] = json.loads(done.stdout)
+    return rows
+
+
+def wait_for(what: str, condition: Callable[[], bool], within: float = 60.0) -> float:
+    """Poll until `condition` holds; returns the seconds it took."""
+    start = time.monotonic()
+    while time.monotonic() - start < within:
+        if condition():
+            return time.monotonic() - start
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {within}s waiting for {what}")
+
+
+def leader(lab: LabCli, node: str) -> str:
+    rows = node_ls(lab, node) or []
+    leaders = [r["Hostname"] for r in rows if r["ManagerStatus"] == "Leader"]
+    return leaders[0] if len(leaders) == 1 else ""
+
+
+def healthy(lab: LabCli, node: str) -> bool:
+    rows = node_ls(lab, node)
+    return (
+        rows is not None
+        and sorted(r["Hostname"] for r in rows) == NODES
+        and all(r["Status"] == "Ready" for r in rows)
+        and sum(r["ManagerStatus"] == "Leader" for r in rows) == 1
+        and sum(r["ManagerStatus"] in ("Leader", "Reachable") for r in rows) == 3
+    )
+
+
+def secrets(lab: LabCli, node: str) -> set[str]:
+    done = shoal(lab, node, "secret", "ls", "--format", "json", check=False)
+    return {r["Name"] for r in json.loads(done.stdout)} if done.returncode == 0 else set()
+
+
+def has_secrets(lab: LabCli, node: str, names: set[str]) -> bool:
+    return names <= secrets(lab, node)
+
+
+def test_cluster_forms_survives_leader_loss_and_a_full_restart(lab_cli: LabCli) -> None:
+    lab = lab_cli
+    lab.run("up", "--nodes", "5", "--managers", "3")
+    try:
+        for m in MANAGERS:
+            wait_for(f"5 ready nodes, 3 managers, one leader on {m}", partial(healthy, lab, m))
+        assert (
+            "This node is not a swarm manager" in shoal(lab, "n4", "node", "ls", check=False).stderr
+        )
+
+        lab.run("exec", "n2", "--", "sh", "-c", f"echo s3cr3t | {SHOAL} secret create before -")
+        old = leader(lab, "n2")
+        assert old in MANAGERS
+        survivors = [m for m in MANAGERS if m != old]
+
+        lab.run("kill", old)
+        took = wait_for(
+            "a new leader", lambda: leader(lab, survivors[0]) not in ("", old), within=15
+        )
+        print(f"new leader {leader(lab, survivors[0])} {took:.1f}s after killing {old}")
+        assert "before" in secrets(lab, survivors[1])
+        lab.run("exec", survivors[1], "--", "sh", "-c", f"echo x | {SHOAL} secret create after -")
+
+        lab.run("start", old)
+        wait_for(f"{old} back with the newer secret", lambda: "after" in secrets(lab, old))
+        for m in MANAGERS:
+            wait_for(f"a healthy cluster on {m}", partial(healthy, lab, m))
+
+        for m in MANAGERS:
+            lab.run("kill", m)
+        for m in MANAGERS:
+            lab.run("start", m)
+        for m in MANAGERS:
+            wait_for(
+                f"{m} back with every secret",
+                partial(has_secrets, lab, m, {"before", "after"}),
+            )
+            wait_for(f"a healthy cluster on {m} after the full restart", partial(healthy, lab, m))
+    finally:
+        lab.run("down", check=False)
