@@ -1,7 +1,7 @@
 """The manager runtime: Raft, the replicated store, and the manager's gRPC servers.
 
     Storage.open(<data>/raft, cipher=AES-GCM) ─▶ RaftNode (bootstrap | empty | restored)
-        ─▶ RaftDriver(state machine = Store) ─▶ ClusterTransport (mutual TLS, peers = members)
+        ─▶ RaftDriver(state machine = Store) ─▶ GrpcTransport (mutual TLS, peers = members)
     Store ◀── RaftProposer(driver)
 
     cluster port (mutual TLS)            join port = cluster port + 1 (server TLS only)
@@ -58,10 +58,10 @@ from manager.dispatcher import DISPATCHER_SERVICE, Dispatcher, DispatcherService
 from manager.dispatcher import add_to_server as add_dispatcher
 from manager.membership import MembershipReconciler
 from manager.raft import Config, DriverOptions, LoopClock, RaftDriver, RaftNode, Storage
-from manager.raft.transport import GrpcTransport, RaftServicer
+from manager.raft.transport import GrpcTransport
 from manager.raft.types import ConfState, HardState
 from manager.store import Cluster, RaftProposer, Store
-from proto import control_pb2_grpc, node_pb2_grpc, raft_pb2_grpc
+from proto import control_pb2_grpc, node_pb2_grpc
 
 log = logging.getLogger(__name__)
 
@@ -118,34 +118,6 @@ class ManagerConfig:
     tick: float = 1.0
     election_tick: int = 10
     snapshot_interval: int = 10_000
-
-
-class ClusterTransport(GrpcTransport):
-    """GrpcTransport whose Raft servicer is served by the manager's cluster-port server (with
-    the other services and the authorization interceptor) rather than a server of its own;
-    it dials peers with mutual TLS, checking them by role name, not by address."""
-
-    def __init__(self, server: grpc.aio.Server, credentials: NodeCredentials, **kw: Any) -> None:
-        super().__init__(listen="", **kw)
-        self._creds = channel_credentials(credentials.root_ca_pem, credentials)
-        raft_pb2_grpc.add_RaftServicer_to_server(RaftServicer(self), server)  # type: ignore[no-untyped-call]
-        self._server = _SharedServer()
-
-    def _channel(self, address: str) -> grpc.aio.Channel:
-        options = [
-            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-            *_KEEPALIVE,
-            *channel_options(),
-        ]
-        return grpc.aio.secure_channel(address, self._creds, options=options)
-
-
-class _SharedServer:
-    """Stands in for the transport's own server: the manager starts and stops the real one."""
-
-    async def stop(self, grace: float | None) -> None:
-        return None
 
 
 class Manager:
@@ -209,11 +181,15 @@ class Manager:
             interceptors=[AuthorizationInterceptor(self._authorizer(), self._utcnow)],
             options=_SERVER_OPTIONS,
         )
-        self.transport = ClusterTransport(
-            self.cluster_server,
-            self.credentials,
+        # Raft is served by the cluster-port server, behind its authorization interceptor; peers
+        # are dialed with mutual TLS and checked by role name, not by address.
+        self.transport = GrpcTransport(
             node_id=cfg.raft_id,
             cluster_id=cfg.cluster_id,
+            listen="",
+            shared_server=self.cluster_server,
+            channel_credentials=channel_credentials(self.credentials.root_ca_pem, self.credentials),
+            channel_options=channel_options(),
         )
         peers = dict(cfg.peers)
         peers[cfg.raft_id] = cfg.advertise_addr

@@ -53,8 +53,11 @@ class _Peer:
 class GrpcTransport:
     """Raft over gRPC: one client stream per peer to send, a `Raft.Stream` server to receive.
 
-    `listen` is the "host:port" to serve on (port 0 picks one; see `port` after `start`).
+    `listen` is the "host:port" to serve on (port 0 picks one; see `port` after `start`). With
+    `shared_server`, the Raft service is added to that server instead (the manager's cluster-port
+    server, with its other services and its interceptors); its owner starts and stops it.
     Credentials come from outside (the CA supplies mutual TLS); None means plaintext, for tests.
+    `channel_options` are added to every channel dialed (e.g. the TLS target name override).
     """
 
     def __init__(
@@ -72,6 +75,8 @@ class GrpcTransport:
         backoff_max: float = 2.0,
         max_message_bytes: int = MAX_MESSAGE_BYTES,
         rng: random.Random | None = None,
+        shared_server: grpc.aio.Server | None = None,
+        channel_options: Sequence[tuple[str, str | int]] = (),
     ) -> None:
         self.node_id = node_id
         self.cluster_id = cluster_id
@@ -86,9 +91,13 @@ class GrpcTransport:
             ("grpc.max_send_message_length", max_message_bytes),
             ("grpc.max_receive_message_length", max_message_bytes),
         ]
+        self._channel_options = list(channel_options)
         self._rng = rng or random.Random()
         self._peers: dict[int, _Peer] = {}
         self._server: grpc.aio.Server | None = None
+        self._shared = shared_server is not None
+        if shared_server is not None:
+            raft_pb2_grpc.add_RaftServicer_to_server(RaftServicer(self), shared_server)  # type: ignore[no-untyped-call]
         self._tg: asyncio.TaskGroup | None = None
         self._stopping = asyncio.Event()
         self.port = 0
@@ -141,7 +150,7 @@ class GrpcTransport:
 
     async def start(self) -> None:
         """Bind and start serving (so that `port` is known before `run`)."""
-        if self._server is not None:
+        if self._server is not None or self._shared:
             return
         server = grpc.aio.server(
             options=[
@@ -160,7 +169,6 @@ class GrpcTransport:
 
     async def run(self) -> None:
         await self.start()
-        assert self._server is not None
         try:
             async with asyncio.TaskGroup() as tg:
                 self._tg = tg
@@ -172,8 +180,10 @@ class GrpcTransport:
                         peer.task.cancel()
         finally:
             self._tg = None
-            await self._server.stop(grace=None)  # in-flight messages may be lost: Raft retransmits
-            self._server = None
+            if self._server is not None:
+                # In-flight messages may be lost: Raft retransmits them.
+                await self._server.stop(grace=None)
+                self._server = None
 
     async def stop(self) -> None:
         self._stopping.set()
@@ -206,7 +216,7 @@ class GrpcTransport:
     # -- sending -----------------------------------------------------------------------------
 
     def _channel(self, address: str) -> grpc.aio.Channel:
-        options = [*self._options, *_KEEPALIVE]
+        options = [*self._options, *_KEEPALIVE, *self._channel_options]
         if self._channel_credentials is None:
             return grpc.aio.insecure_channel(address, options=options)
         return grpc.aio.secure_channel(address, self._channel_credentials, options=options)
