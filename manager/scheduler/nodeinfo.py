@@ -21,8 +21,10 @@ def holds_resources(task: Task) -> bool:
     return bool(task.node_id) and TaskState.ASSIGNED <= task.status.state <= TaskState.RUNNING
 
 
-def is_active(task: Task) -> bool:
-    return task.desired_state <= TaskState.RUNNING
+def should_run(task: Task) -> bool:
+    """The task is meant to run: desired RUNNING, or COMPLETE for a job's task (run to
+    completion), or an earlier state on its way there."""
+    return task.desired_state <= TaskState.RUNNING or task.desired_state is TaskState.COMPLETE
 
 
 def host_ports(task: Task) -> frozenset[HostPort]:
@@ -73,7 +75,7 @@ class NodeInfo:
         reservations = task.spec.resources.reservations
         self.nano_cpus -= reservations.nano_cpus
         self.memory_bytes -= reservations.memory_bytes
-        if is_active(task):
+        if should_run(task):
             self.active_total += 1
             self.active_by_service[task.service_id] = self.service_tasks(task.service_id) + 1
         for port in host_ports(task):
@@ -87,7 +89,7 @@ class NodeInfo:
         reservations = task.spec.resources.reservations
         self.nano_cpus += reservations.nano_cpus
         self.memory_bytes += reservations.memory_bytes
-        if is_active(task):
+        if should_run(task):
             self.active_total -= 1
             self.active_by_service[task.service_id] -= 1
         for port in host_ports(task):

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from manager.scheduler.constraint import parse_constraints
 from manager.scheduler.errors import SchedulerError
-from manager.scheduler.nodeinfo import NodeInfo, holds_resources
+from manager.scheduler.nodeinfo import NodeInfo, holds_resources, should_run
 from manager.scheduler.pipeline import Pipeline, no_suitable_node
 from manager.scheduler.spread import build_tree, spread_descriptor
 from manager.store import Node, Placement, ReadTx, Task, TaskState
@@ -57,7 +57,7 @@ class Snapshot:
 
 def wants_node(task: Task) -> bool:
     """A task the scheduler has to place (or, with a node already named, confirm)."""
-    return task.status.state is TaskState.PENDING and task.desired_state is TaskState.RUNNING
+    return task.status.state is TaskState.PENDING and should_run(task)
 
 
 def validate_placement(placement: Placement) -> None:

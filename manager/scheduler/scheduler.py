@@ -29,7 +29,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from manager.raft.clock import Clock
-from manager.scheduler.nodeinfo import holds_resources, is_active
+from manager.scheduler.nodeinfo import holds_resources, should_run
 from manager.scheduler.placement import Plan, Snapshot, schedule, wants_node
 from manager.store import (
     Event,
@@ -219,4 +219,4 @@ def _frees_room(old: Task, new: Task | None) -> bool:
         return False
     if new is None or not holds_resources(new) or new.node_id != old.node_id:
         return True
-    return is_active(old) and not is_active(new)
+    return should_run(old) and not should_run(new)

@@ -119,6 +119,14 @@ async def test_only_pending_tasks_that_should_run_are_placed() -> None:
         assert h.task("stopping").node_id == ""
 
 
+async def test_a_job_task_meant_to_run_to_completion_is_placed() -> None:
+    h = Harness()
+    await h.add(node("n1"), task("job", desired=TaskState.COMPLETE))
+    async with h.running():
+        assert h.task("job").node_id == "n1"
+        assert h.task("job").status.state is TaskState.ASSIGNED
+
+
 async def test_a_task_that_fits_nowhere_says_why_once_then_runs_when_room_appears() -> None:
     h = Harness()
     await h.add(
