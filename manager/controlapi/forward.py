@@ -8,6 +8,10 @@
                 ▼
               leader's Control.Method over mutual TLS with this manager's certificate,
               marked "forwarded" so the leader never forwards it again
+                │ done
+                ▼
+              read barrier (ReadIndex): answer once this manager's store shows the write,
+              so the caller's next read here sees it (read-your-writes per manager)
 
 The servicer inside (CTL's) knows nothing of Raft except that `store.update` may raise
 NotLeader / ProposalLost; this wrapper turns those into forwarding or UNAVAILABLE. The same
@@ -22,7 +26,7 @@ from typing import Any, Protocol, TypeVar
 
 import grpc
 
-from manager.raft import NotLeader, ProposalLost
+from manager.raft import NotLeader, ProposalLost, RaftError
 from proto import control_pb2, control_pb2_grpc
 
 T = TypeVar("T")
@@ -58,6 +62,8 @@ class RaftView(Protocol):
 
     @property
     def members(self) -> Mapping[int, str]: ...
+
+    async def read_barrier(self) -> None: ...
 
 
 class NoLeaderError(Exception):
@@ -112,14 +118,30 @@ class LeaderLink:
                     addr = self._raft.members.get(e.leader or leader)
                     if addr and (e.leader or leader) != self._raft.node_id:
                         try:
-                            return await remote(self.channel(addr))
+                            result = await remote(self.channel(addr))
                         except grpc.aio.AioRpcError as err:
                             if err.code() != grpc.StatusCode.UNAVAILABLE:
                                 raise
                             # the leader is unreachable (it may have just failed): look again
+                        else:
+                            await self._catch_up()
+                            return result
             if asyncio.get_running_loop().time() >= deadline:
                 raise NoLeaderError()
             await asyncio.sleep(self._poll)
+
+    async def _catch_up(self) -> None:
+        """Wait until this manager has applied what the leader just did for the caller.
+
+        Without it a follower answers the caller's next read from a store that may not have
+        the write yet (the leader tells followers about a commit with its next message): the
+        token `join-token --rotate` prints would be the old, now refused, one. Best effort:
+        the write is done, so a leader change or a timeout here only costs that guarantee."""
+        try:
+            async with asyncio.timeout(self._wait):
+                await self._raft.read_barrier()
+        except (RaftError, TimeoutError):
+            pass
 
     def channel(self, addr: str) -> grpc.aio.Channel:
         channel = self._channels.get(addr)

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 LAB = str(Path(sys.executable).parent / "shoal-lab")
+SHOAL = str(Path(sys.executable).parent / "shoal")
 
 
 @dataclass
@@ -34,6 +38,32 @@ class LabCli:
 
     def on(self, node: str, *cmd: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return self.run("exec", node, "--", *cmd, check=check)
+
+
+def shoal(
+    lab: LabCli, node: str, *args: str, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """`shoal ARGS...` inside `node`, talking to that node's shoald."""
+    return lab.on(node, SHOAL, *args, check=check)
+
+
+def node_ls(lab: LabCli, node: str) -> list[dict[str, Any]] | None:
+    """`node ls --format json` on `node`; None when it fails (a worker, no leader)."""
+    done = shoal(lab, node, "node", "ls", "--format", "json", check=False)
+    if done.returncode != 0:
+        return None
+    rows: list[dict[str, Any]] = json.loads(done.stdout)
+    return rows
+
+
+def wait_for(what: str, condition: Callable[[], bool], within: float = 60.0) -> float:
+    """Poll until `condition` holds; returns the seconds it took."""
+    start = time.monotonic()
+    while time.monotonic() - start < within:
+        if condition():
+            return time.monotonic() - start
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {within}s waiting for {what}")
 
 
 @pytest.fixture(scope="session")

@@ -5,47 +5,16 @@ leader's shoald is SIGKILLed and restarted, then every manager at once. Driven w
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import time
-from collections.abc import Callable
 from functools import partial
-from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import LabCli
+from tests.e2e.conftest import SHOAL, LabCli, node_ls, shoal, wait_for
 
 pytestmark = pytest.mark.e2e
 
-SHOAL = str(Path(sys.executable).parent / "shoal")
 MANAGERS = ["n1", "n2", "n3"]
 NODES = [*MANAGERS, "n4", "n5"]
-
-
-def shoal(
-    lab: LabCli, node: str, *args: str, check: bool = True
-) -> subprocess.CompletedProcess[str]:
-    return lab.on(node, SHOAL, *args, check=check)
-
-
-def node_ls(lab: LabCli, node: str) -> list[dict[str, Any]] | None:
-    done = shoal(lab, node, "node", "ls", "--format", "json", check=False)
-    if done.returncode != 0:
-        return None
-    rows: list[dict[str, Any]] = json.loads(done.stdout)
-    return rows
-
-
-def wait_for(what: str, condition: Callable[[], bool], within: float = 60.0) -> float:
-    """Poll until `condition` holds; returns the seconds it took."""
-    start = time.monotonic()
-    while time.monotonic() - start < within:
-        if condition():
-            return time.monotonic() - start
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {within}s waiting for {what}")
 
 
 def leader(lab: LabCli, node: str) -> str:

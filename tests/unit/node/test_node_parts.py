@@ -16,7 +16,7 @@ from manager.ca import MANAGER_ROLE, WORKER_ROLE
 from manager.ca.service import GET_ROOT_METHOD, ISSUE_METHOD, RENEW_METHOD, addr_host, new_node
 from manager.controlapi.forward import LeaderLink, NoLeaderError
 from manager.manager import authorization_policy, join_port_addr, new_raft_id
-from manager.raft import NotLeader
+from manager.raft import NotLeader, ProposalLost
 from manager.store import NodeRole, NodeState
 from shoal.daemon import KeyValueFormatter
 from shoal.node import SwarmError, choose_advertise, leave_refusal, split_addr
@@ -163,6 +163,15 @@ class FakeRaft:
         self.node_id = node_id
         self.leader = leader
         self.members = members
+        self.applied_forwarded = asyncio.Event()  # set: this member has caught up
+        self.barriers = 0
+        self.barrier_error: Exception | None = None
+
+    async def read_barrier(self) -> None:
+        self.barriers += 1
+        if self.barrier_error is not None:
+            raise self.barrier_error
+        await self.applied_forwarded.wait()
 
 
 class FakeChannel:
@@ -185,10 +194,44 @@ async def test_leader_link_forwards_what_the_follower_cannot_do() -> None:
     async def remote(channel: FakeChannel) -> str:
         return f"forwarded to {channel.addr}"
 
+    raft.applied_forwarded.set()
     assert await link.call(local, remote) == "forwarded to b:1"
     assert calls == ["local"]
     with pytest.raises(NotLeader):  # a forwarded call is never forwarded again
         await link.call(local, remote, forwarded=True)
+
+
+async def test_a_forwarded_write_returns_once_this_manager_has_applied_it() -> None:
+    raft = FakeRaft(1, 2, {1: "a:1", 2: "b:1"})
+    link = LeaderLink(raft, connect=FakeChannel)
+
+    async def local() -> str:
+        raise NotLeader(2)
+
+    async def remote(channel: FakeChannel) -> str:
+        return "written"
+
+    call = asyncio.create_task(link.call(local, remote))
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert raft.barriers == 1 and not call.done()  # the follower's store may lack the write
+    raft.applied_forwarded.set()
+    assert await call == "written"
+
+
+@pytest.mark.parametrize("failure", [ProposalLost("leader changed"), TimeoutError()])
+async def test_a_failed_barrier_does_not_fail_the_write_that_was_made(failure: Exception) -> None:
+    raft = FakeRaft(1, 2, {1: "a:1", 2: "b:1"})
+    raft.barrier_error = failure
+    link = LeaderLink(raft, connect=FakeChannel)
+
+    async def local() -> str:
+        raise NotLeader(2)
+
+    async def remote(channel: FakeChannel) -> str:
+        return "written"
+
+    assert await link.call(local, remote) == "written"
 
 
 async def test_reads_are_local_and_no_leader_is_unavailable_within_the_wait() -> None:
