@@ -16,7 +16,7 @@ from typing import Protocol, TypeVar, cast
 
 from manager.store import codec
 from manager.store.batch import Op, StoreBatch, StoreSnapshot
-from manager.store.errors import StoreError
+from manager.store.errors import SequenceError, StoreError
 from manager.store.ids import new_id
 from manager.store.objects import (
     Cluster,
@@ -34,6 +34,9 @@ from manager.store.proposer import BatchResult, LocalProposer, Proposer
 from manager.store.tables import new_tables
 from manager.store.tx import Overlay, ReadTx, StoreState, WriteTx
 from manager.store.watch import Broker, CommitEvent, Event, ObjectEvent, ResetEvent, Watch
+
+# A write transaction that lost a race with another write is run again this many times.
+CONFLICT_RETRIES = 5
 
 T = TypeVar("T")
 ObjT = TypeVar("ObjT", bound=StoreObject)
@@ -90,17 +93,26 @@ class Store:
         """Run `fn` on a write transaction, then commit its changes as ONE batch, applied
         atomically (all or nothing) on every manager. Returns what `fn` returned; raises the
         StoreError `fn` or the apply raised (nothing is written then), or the proposer's
-        error (NotLeader, ProposalLost)."""
-        tx = WriteTx(self._state, now=self._clock, new_id=self._new_id)
-        try:
-            value = fn(tx)
-        finally:
-            batch = tx.close()
-        if batch.actions:
+        error (NotLeader, ProposalLost).
+
+        When another write to the same objects commits between `fn`'s read and this batch's
+        commit, the apply refuses the batch as out of sequence; `fn` then runs again on the new
+        state (it re-checks everything it checked, so an update based on a version the caller
+        read earlier still fails), up to CONFLICT_RETRIES times."""
+        for attempt in range(CONFLICT_RETRIES + 1):
+            tx = WriteTx(self._state, now=self._clock, new_id=self._new_id)
+            try:
+                value = fn(tx)
+            finally:
+                batch = tx.close()
+            if not batch.actions:
+                return value
             result = await self._proposer.propose(batch)
-            if result.error is not None:
+            if result.error is None:
+                return value
+            if not isinstance(result.error, SequenceError) or attempt == CONFLICT_RETRIES:
                 raise result.error
-        return value
+        raise AssertionError("unreachable")
 
     def watch(
         self,

@@ -8,8 +8,10 @@ import pytest
 
 from manager.store import (
     AlreadyExists,
+    BatchResult,
     CommitEvent,
     ContainerSpec,
+    LocalProposer,
     NameConflict,
     Node,
     NodeRole,
@@ -24,6 +26,8 @@ from manager.store import (
     ServiceSpec,
     StaleView,
     Store,
+    StoreAction,
+    StoreBatch,
     Task,
     TaskSpec,
     TaskState,
@@ -169,6 +173,57 @@ async def test_update_from_a_stale_read_is_out_of_sequence() -> None:
     assert (err.value.read_version, err.value.current_version) == (1, 2)
     current = store.view().get(Service, svc.id)
     assert current is not None and current.spec.name == "v2"
+
+
+class RacingProposer:
+    """Commits `race` (another writer's transaction) just before the first batch it is given."""
+
+    def __init__(self, store: Store, race: StoreBatch) -> None:
+        self.inner = LocalProposer(store)
+        self.race: StoreBatch | None = race
+        self.proposed = 0
+
+    async def propose(self, batch: StoreBatch) -> BatchResult:
+        self.proposed += 1
+        if self.race is not None:
+            race, self.race = self.race, None
+            assert (await self.inner.propose(race)).error is None
+        return await self.inner.propose(batch)
+
+
+async def test_a_read_modify_write_that_loses_a_race_runs_again_on_the_new_state() -> None:
+    store = new_store()
+    svc = await create(store, service("web"))
+    current = store.view().get(Service, svc.id)
+    assert current is not None
+    relabel = dataclasses.replace(current.spec, labels={"by": "other"})
+    other = StoreBatch((StoreAction(Op.UPDATE, dataclasses.replace(current, spec=relabel)),))
+    proposer = RacingProposer(store, other)
+    store.attach(proposer)
+
+    def rename(tx: WriteTx) -> None:
+        s = tx.get(Service, svc.id)
+        assert s is not None
+        tx.update(dataclasses.replace(s, spec=dataclasses.replace(s.spec, name="api")))
+
+    await store.update(rename)
+    after = store.view().get(Service, svc.id)
+    assert after is not None
+    assert (after.spec.name, after.spec.labels) == ("api", {"by": "other"})  # both writes kept
+    assert proposer.proposed == 2
+
+
+async def test_an_update_based_on_an_old_read_still_fails_after_a_race() -> None:
+    store = new_store()
+    svc = await create(store, service("web"))
+    stale = store.view().get(Service, svc.id)
+    assert stale is not None
+    other = StoreBatch(
+        (StoreAction(Op.UPDATE, dataclasses.replace(stale, spec=service("x").spec)),)
+    )
+    store.attach(RacingProposer(store, other))
+    with pytest.raises(SequenceError, match="update out of sequence"):
+        await store.update(lambda tx: tx.update(dataclasses.replace(stale, spec=service("y").spec)))
 
 
 async def test_update_and_delete_of_a_missing_object_is_not_found() -> None:
