@@ -11,8 +11,9 @@
       NodeCA.Issue/GetRoot (forwarded joins), NodeCA.Renew (any node)
       Dispatcher      any node (heartbeats; a follower redirects to the leader)
 
-    while this manager leads: Dispatcher.run (nodes Down after missed heartbeats) and
-    MembershipReconciler.run (reachability, leader flag, promote/demote)
+    while this manager leads: Dispatcher.run (nodes Down after missed heartbeats),
+    MembershipReconciler.run (reachability, leader flag, promote/demote), the assignment
+    streams and task status intake, the orchestrators and the scheduler
 
 Every RPC on both ports goes through manager.ca's AuthorizationInterceptor with the table in
 `authorization_policy()`; a node listed in the Cluster object's `removed_nodes` is refused.
@@ -24,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -54,12 +55,28 @@ from manager.ca.service import (
     RaftMembershipServicer,
 )
 from manager.controlapi.forward import ForwardingControl, LeaderLink
-from manager.dispatcher import DISPATCHER_SERVICE, Dispatcher, DispatcherServicer
+from manager.dispatcher import (
+    DISPATCHER_SERVICE,
+    AssignmentDispatcher,
+    Dispatcher,
+    DispatcherServicer,
+    TaskStatusIntake,
+)
 from manager.dispatcher import add_to_server as add_dispatcher
 from manager.membership import MembershipReconciler
+from manager.orchestrator import (
+    ConstraintEnforcer,
+    GlobalOrchestrator,
+    JobsOrchestrator,
+    ReplicatedOrchestrator,
+    RestartSupervisor,
+    TaskReaper,
+    WallClock,
+)
 from manager.raft import Config, DriverOptions, LoopClock, RaftDriver, RaftNode, Storage
 from manager.raft.transport import GrpcTransport
 from manager.raft.types import ConfState, HardState
+from manager.scheduler import Scheduler
 from manager.store import Cluster, RaftProposer, Store
 from proto import control_pb2_grpc, node_pb2_grpc
 
@@ -79,6 +96,16 @@ _SERVER_OPTIONS = [
     ("grpc.http2.max_ping_strikes", 0),
     ("grpc.so_reuseport", 0),
 ]
+
+# The leader's reconcilers (docs/design/orchestrator.md), started on every term as leader.
+_ORCHESTRATORS = (
+    ReplicatedOrchestrator,
+    GlobalOrchestrator,
+    JobsOrchestrator,
+    RestartSupervisor,
+    TaskReaper,
+    ConstraintEnforcer,
+)
 
 ControlFactory = Callable[[Store], Any]
 Extension = Callable[["Manager", grpc.aio.Server], None]
@@ -220,11 +247,15 @@ class Manager:
             control_pb2_grpc.add_ControlServicer_to_server(self.control, self.cluster_server)  # type: ignore[no-untyped-call]
         clock = LoopClock()
         self.dispatcher = Dispatcher(self.store, clock, is_leader=lambda: self.is_leader)
+        self.assignments = AssignmentDispatcher(self.store)
+        self.task_status = TaskStatusIntake(self.store)
         add_dispatcher(
             DispatcherServicer(
                 self.dispatcher,
                 leader_addr=self.link.leader_addr,
                 managers=lambda: sorted(set(self.driver.members.values())),
+                assignments=self.assignments,
+                task_status=self.task_status,
             ),
             self.cluster_server,
         )
@@ -331,14 +362,40 @@ class Manager:
             while not self.is_leader:  # noqa: ASYNC110 - the driver has no role event
                 await asyncio.sleep(0.05)
             log.info("this manager is the Raft leader", extra=self._log)
+            # Fresh loops each term: a stopped ReconcileLoop does not run again.
+            orchestrators = [cls(self.store, WallClock()) for cls in _ORCHESTRATORS]
+            scheduler = Scheduler(self.store, LoopClock(), manager_id=self.config.node_id)
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self.dispatcher.run())
                 tg.create_task(self.reconciler.run())
+                tg.create_task(self.assignments.run())
+                tg.create_task(self.task_status.run())
+                for loop in orchestrators:
+                    tg.create_task(self._while_leading(loop.name, loop.run))
+                tg.create_task(self._while_leading("scheduler", scheduler.run))
                 while self.is_leader:  # noqa: ASYNC110
                     await asyncio.sleep(0.05)
                 await self.dispatcher.stop()
                 await self.reconciler.stop()
+                await self.assignments.stop()
+                await self.task_status.stop()
+                for loop in orchestrators:
+                    loop.stop()
+                await scheduler.stop()
             log.info("this manager is no longer the Raft leader", extra=self._log)
+
+    async def _while_leading(self, name: str, run: Callable[[], Awaitable[None]]) -> None:
+        """Run a leader-only loop; a write refused because leadership was lost (NotLeader,
+        ProposalLost) must not take the manager down: log, and run again while still leading."""
+        while True:
+            try:
+                await run()
+                return
+            except Exception:
+                if not self.is_leader:
+                    return
+                log.exception("%s failed; restarting it", name, extra=self._log)
+                await asyncio.sleep(1.0)
 
     @property
     def _log(self) -> dict[str, Any]:

@@ -39,6 +39,16 @@ class DispatcherStub:
                 request_serializer=proto_dot_dispatcher__pb2.HeartbeatRequest.SerializeToString,
                 response_deserializer=proto_dot_dispatcher__pb2.HeartbeatResponse.FromString,
                 _registered_method=True)
+        self.Assignments = channel.unary_stream(
+                '/shoal.dispatcher.Dispatcher/Assignments',
+                request_serializer=proto_dot_dispatcher__pb2.AssignmentsRequest.SerializeToString,
+                response_deserializer=proto_dot_dispatcher__pb2.AssignmentsMessage.FromString,
+                _registered_method=True)
+        self.UpdateTaskStatus = channel.unary_unary(
+                '/shoal.dispatcher.Dispatcher/UpdateTaskStatus',
+                request_serializer=proto_dot_dispatcher__pb2.UpdateTaskStatusRequest.SerializeToString,
+                response_deserializer=proto_dot_dispatcher__pb2.UpdateTaskStatusResponse.FromString,
+                _registered_method=True)
 
 
 class DispatcherServicer:
@@ -50,6 +60,22 @@ class DispatcherServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Assignments(self, request, context):
+        """The node's assignments: one COMPLETE message, then INCREMENTAL ones. A follower (or a
+        leader that steps down) ends the stream with UNAVAILABLE; the agent reconnects.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateTaskStatus(self, request, context):
+        """Status changes of the caller's own tasks, several at once. A task of another node is
+        refused (PERMISSION_DENIED, nothing written); a status behind the stored one is ignored.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DispatcherServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -57,6 +83,16 @@ def add_DispatcherServicer_to_server(servicer, server):
                     servicer.Heartbeat,
                     request_deserializer=proto_dot_dispatcher__pb2.HeartbeatRequest.FromString,
                     response_serializer=proto_dot_dispatcher__pb2.HeartbeatResponse.SerializeToString,
+            ),
+            'Assignments': grpc.unary_stream_rpc_method_handler(
+                    servicer.Assignments,
+                    request_deserializer=proto_dot_dispatcher__pb2.AssignmentsRequest.FromString,
+                    response_serializer=proto_dot_dispatcher__pb2.AssignmentsMessage.SerializeToString,
+            ),
+            'UpdateTaskStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateTaskStatus,
+                    request_deserializer=proto_dot_dispatcher__pb2.UpdateTaskStatusRequest.FromString,
+                    response_serializer=proto_dot_dispatcher__pb2.UpdateTaskStatusResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -86,6 +122,60 @@ class Dispatcher:
             '/shoal.dispatcher.Dispatcher/Heartbeat',
             proto_dot_dispatcher__pb2.HeartbeatRequest.SerializeToString,
             proto_dot_dispatcher__pb2.HeartbeatResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Assignments(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/shoal.dispatcher.Dispatcher/Assignments',
+            proto_dot_dispatcher__pb2.AssignmentsRequest.SerializeToString,
+            proto_dot_dispatcher__pb2.AssignmentsMessage.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateTaskStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shoal.dispatcher.Dispatcher/UpdateTaskStatus',
+            proto_dot_dispatcher__pb2.UpdateTaskStatusRequest.SerializeToString,
+            proto_dot_dispatcher__pb2.UpdateTaskStatusResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -78,6 +78,7 @@ from shoal.nodestate import DataDir
 from shoal.nodestate import NodeState as SavedState
 from worker.agent import Agent
 from worker.describe import NodeDescriber, docker_info
+from worker.tasks import docker_task_manager
 
 log = logging.getLogger("shoal.node")
 
@@ -394,6 +395,13 @@ class Node:
             on_desired_role=self._change_role,
             role=state.role,
             addr=split_addr(state.advertise_addr)[0],
+            tasks=docker_task_manager(
+                node_id=state.node_id,
+                engine_socket=self.options.engine_socket,
+                data_dir=self.options.data_dir,
+                hostname=self._hostname,
+                clock=LoopClock(),
+            ),
         )
 
     def _managers_seen(self, managers: list[str]) -> None:

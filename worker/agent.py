@@ -12,16 +12,21 @@ The description (hostname, platform, engine) goes with the first heartbeat to ea
 whenever it changed; it is refreshed every `describe_every` heartbeats. When the desired role in
 an answer differs from the role this node runs as, `on_desired_role` is called (in its own task,
 one at a time); the node's role counts as changed once it returns.
+
+With `tasks` (worker.tasks.TaskManager), the agent also runs the node's tasks: `tasks.run()`
+for the agent's lifetime, and `tasks.session(stub)` (assignments, status reports) while a
+heartbeat session with the leader is up.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import grpc
 
@@ -41,6 +46,16 @@ def _ignore_managers(_managers: list[str]) -> None:
 
 async def _ignore_role(_role: str) -> None:
     return None
+
+
+class TaskSession(Protocol):
+    """What the agent needs of worker.tasks.TaskManager."""
+
+    async def run(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def session(self, stub: Any) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +84,7 @@ class Agent:
         backoff_initial: float = 0.5,
         backoff_max: float = 10.0,
         describe_every: int = 12,
+        tasks: TaskSession | None = None,
     ) -> None:
         if not managers:
             raise ValueError("the agent needs at least one manager address")
@@ -86,6 +102,8 @@ class Agent:
         self._backoff_initial = backoff_initial
         self._backoff_max = backoff_max
         self._describe_every = max(1, describe_every)
+        self._tasks = tasks
+        self._task_session: asyncio.Task[None] | None = None
         self._manager = self._managers[0]
         self._description: NodeDescription | None = None
         self._role_change: asyncio.Task[None] | None = None
@@ -112,6 +130,8 @@ class Agent:
             async with asyncio.TaskGroup() as tg:
                 self._tg = tg
                 self._main = tg.create_task(self._loop())
+                if self._tasks is not None:
+                    tg.create_task(self._tasks.run())
         finally:
             self._tg = None
             self._main = None
@@ -120,6 +140,8 @@ class Agent:
         for task in (self._main, self._role_change):
             if task is not None:
                 task.cancel()
+        if self._tasks is not None:
+            await self._tasks.stop()
 
     # -- the loop ----------------------------------------------------------------------------
 
@@ -163,8 +185,10 @@ class Agent:
                     return _Ended(redirect=reply.leader_addr, error="no leader known")
                 sent = self._description
                 self._accepted(reply)
+                self._start_task_session(stub)
                 await self._clock.sleep(reply.period)
         finally:
+            await self._stop_task_session()
             await channel.close()
 
     def _accepted(self, reply: wire.HeartbeatReply) -> None:
@@ -175,6 +199,19 @@ class Agent:
         role = reply.desired_role
         if role is not None and role.value != self._role:
             self._start_role_change(role.value)
+
+    def _start_task_session(self, stub: Any) -> None:
+        """Assignments and status reports go to the manager that accepted our heartbeat."""
+        if self._tasks is None or self._tg is None or self._task_session is not None:
+            return
+        self._task_session = self._tg.create_task(self._tasks.session(stub))
+
+    async def _stop_task_session(self) -> None:
+        task, self._task_session = self._task_session, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     def _update_managers(self, managers: Sequence[str]) -> None:
         if list(managers) != self._managers:

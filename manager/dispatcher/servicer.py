@@ -1,4 +1,5 @@
-"""The Dispatcher gRPC service: decode, call the Dispatcher, encode.
+"""The Dispatcher gRPC service: decode, call the core (Dispatcher, AssignmentDispatcher,
+TaskStatusIntake), encode.
 
 The caller is whoever its certificate says (manager.ca's current_node(), set by the
 authorization interceptor); a request naming another node is refused, so a node can only
@@ -7,15 +8,17 @@ report for itself. A follower answers accepted=false with the leader's address.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any, NoReturn
 
 import grpc
 
 from manager.ca import NodeIdentity, current_node
 from manager.dispatcher import wire
+from manager.dispatcher.assignments import AssignmentDispatcher
 from manager.dispatcher.dispatcher import Dispatcher
 from manager.dispatcher.errors import DispatcherNotLeader, UnknownNode
+from manager.dispatcher.status import ForeignTask, TaskStatusIntake
 from manager.raft import NotLeader, ProposalLost
 from proto import dispatcher_pb2, dispatcher_pb2_grpc
 
@@ -28,11 +31,15 @@ class DispatcherServicer(dispatcher_pb2_grpc.DispatcherServicer):
         leader_addr: Callable[[], str],
         managers: Callable[[], list[str]],
         identify: Callable[[], NodeIdentity | None] = current_node,
+        assignments: AssignmentDispatcher | None = None,
+        task_status: TaskStatusIntake | None = None,
     ) -> None:
         self._dispatcher = dispatcher
         self._leader_addr = leader_addr
         self._managers = managers
         self._identify = identify
+        self._assignments = assignments
+        self._task_status = task_status
 
     async def Heartbeat(
         self, request: dispatcher_pb2.HeartbeatRequest, context: Any
@@ -66,6 +73,52 @@ class DispatcherServicer(dispatcher_pb2_grpc.DispatcherServicer):
             managers=self._managers(),
             desired_role=role,
         )
+
+    async def Assignments(
+        self, request: dispatcher_pb2.AssignmentsRequest, context: Any
+    ) -> AsyncIterator[dispatcher_pb2.AssignmentsMessage]:
+        caller = await self._caller(context, request.node_id)
+        if self._assignments is None:
+            await _abort(context, grpc.StatusCode.UNIMPLEMENTED, "no assignments here")
+        try:
+            async for batch in self._assignments.stream(caller):
+                yield wire.assignments_message(batch)
+        except DispatcherNotLeader:
+            await _abort(context, grpc.StatusCode.UNAVAILABLE, _not_leader(self._leader_addr()))
+        except UnknownNode as e:
+            await _abort(context, grpc.StatusCode.NOT_FOUND, str(e))
+
+    async def UpdateTaskStatus(
+        self, request: dispatcher_pb2.UpdateTaskStatusRequest, context: Any
+    ) -> dispatcher_pb2.UpdateTaskStatusResponse:
+        caller = await self._caller(context, request.node_id)
+        if self._task_status is None:
+            await _abort(context, grpc.StatusCode.UNIMPLEMENTED, "no task status intake here")
+        try:
+            await self._task_status.update(caller, wire.decode_status_request(request))
+        except ForeignTask as e:
+            await _abort(context, grpc.StatusCode.PERMISSION_DENIED, str(e))
+        except (DispatcherNotLeader, NotLeader, ProposalLost):
+            await _abort(context, grpc.StatusCode.UNAVAILABLE, _not_leader(self._leader_addr()))
+        return dispatcher_pb2.UpdateTaskStatusResponse()
+
+    async def _caller(self, context: Any, claimed: str) -> str:
+        """The caller's node id from its certificate; a request naming another is refused."""
+        caller = self._identify()
+        if caller is None:
+            await _abort(context, grpc.StatusCode.UNAUTHENTICATED, "this needs a node certificate")
+        if claimed and claimed != caller.node_id:
+            await _abort(
+                context,
+                grpc.StatusCode.PERMISSION_DENIED,
+                f"node {caller.node_id} cannot report for node {claimed}",
+            )
+        return caller.node_id
+
+
+def _not_leader(leader_addr: str) -> str:
+    where = f"; the leader is {leader_addr}" if leader_addr else ""
+    return f"this manager is not the leader{where}"
 
 
 async def _abort(context: Any, code: grpc.StatusCode, message: str) -> NoReturn:

@@ -1,0 +1,364 @@
+"""The agent's task manager: assignments in, one TaskController per task, status reports out.
+
+    Assignments stream ──▶ apply(batch)
+        COMPLETE     the whole set: tasks not in it are shut down and their containers removed;
+                     a local status ahead of the manager's is reported again (reconnect)
+        INCREMENTAL  task update ─▶ new controller, or controller.update (desired state)
+                     task remove ─▶ controller.remove() (stop, remove the container)
+                     secret/config ─▶ MemoryDependencies (memory only, never on disk)
+    TaskController.report ─▶ TaskDB.save(task) ─▶ pending ─▶ UpdateTaskStatus (batched)
+
+Tasks are kept in `<data-dir>/worker/tasks/<task id>` (the store codec), written before a
+container exists and after every state change, so an agent restarted without a manager resumes
+every task from its saved state: the executor finds the container by name and `wait` follows it.
+`session(stub)` runs while the agent's heartbeat session with the leader is up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import tempfile
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+
+import grpc
+
+from manager.dispatcher import wire
+from manager.dispatcher.assignments import AssignmentBatch, ChangeAction
+from manager.dispatcher.status import StatusUpdate, newer
+from manager.raft.clock import Clock
+from manager.store import CodecError, Config, Secret, Task, TaskStatus, codec
+from proto import dispatcher_pb2
+from worker.controller import TaskController, TaskReport
+from worker.executor.base import Executor, ExecutorError, MemoryDependencies
+
+log = logging.getLogger(__name__)
+
+MAX_REPORTS = 500  # task statuses per UpdateTaskStatus call
+
+
+class DispatcherCalls(Protocol):
+    """The part of the generated DispatcherStub the task manager uses."""
+
+    def Assignments(
+        self, request: dispatcher_pb2.AssignmentsRequest
+    ) -> AsyncIterator[dispatcher_pb2.AssignmentsMessage]: ...
+
+    def UpdateTaskStatus(
+        self, request: dispatcher_pb2.UpdateTaskStatusRequest, *, timeout: float
+    ) -> Awaitable[dispatcher_pb2.UpdateTaskStatusResponse]: ...
+
+
+class StreamGap(Exception):
+    """An INCREMENTAL message that does not follow the last one: reconnect for a full set."""
+
+
+class TaskDB:
+    """The node's assigned tasks on disk, one file per task (store codec)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def load(self) -> dict[str, Task]:
+        tasks: dict[str, Task] = {}
+        if not self.root.is_dir():
+            return tasks
+        for path in sorted(self.root.iterdir()):
+            if path.name.startswith("."):
+                continue
+            try:
+                task = codec.decode_object(Task, path.read_bytes())
+            except (CodecError, OSError) as e:
+                log.warning("ignoring the unreadable task file %s: %s", path, e)
+                continue
+            tasks[task.id] = task
+        return tasks
+
+    def save(self, task: Task) -> None:
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=f".{task.id}.")
+        try:
+            os.write(fd, codec.encode_object(task))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, self.root / task.id)
+
+    def delete(self, task_id: str) -> None:
+        (self.root / task_id).unlink(missing_ok=True)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class TaskManager:
+    def __init__(
+        self,
+        *,
+        node_id: str,
+        executor: Executor,
+        dependencies: MemoryDependencies,
+        db: TaskDB,
+        clock: Clock,
+        now: Callable[[], datetime] = _utcnow,
+        rpc_timeout: float = 10.0,
+        retry_initial: float = 0.5,
+        retry_max: float = 10.0,
+        close: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        self._node_id = node_id
+        self._executor = executor
+        self._deps = dependencies
+        self._db = db
+        self._clock = clock
+        self._now = now
+        self._rpc_timeout = rpc_timeout
+        self._retry_initial = retry_initial
+        self._retry_max = retry_max
+        self._close = close
+        self._ctlrs: dict[str, TaskController] = {}
+        self._runs: dict[str, asyncio.Task[None]] = {}
+        self._pending: dict[str, TaskStatus] = {}  # reports not yet acknowledged
+        self._report_wake = asyncio.Event()
+        self._tg: asyncio.TaskGroup | None = None
+        self._stopping = asyncio.Event()
+        self._sequence = 0  # the last assignment message applied in this stream
+
+    # -- what tests and the agent read -----------------------------------------------------
+
+    @property
+    def tasks(self) -> dict[str, Task]:
+        """The tasks this node holds, with the status observed last."""
+        return {task_id: ctlr.task for task_id, ctlr in self._ctlrs.items()}
+
+    @property
+    def pending_reports(self) -> dict[str, TaskStatus]:
+        return dict(self._pending)
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Resume the saved tasks, then run controllers until stop(). Containers keep running
+        when this stops: only the manager's assignments remove them."""
+        self._stopping.clear()
+        try:
+            async with asyncio.TaskGroup() as tg:
+                self._tg = tg
+                for task in self._db.load().values():
+                    self._start(task)
+                await self._stopping.wait()
+                for run in self._runs.values():
+                    run.cancel()
+        finally:
+            self._tg = None
+            self._runs.clear()
+            self._ctlrs.clear()
+            if self._close is not None:
+                await self._close()
+
+    async def stop(self) -> None:
+        self._stopping.set()
+
+    # -- assignments -----------------------------------------------------------------------
+
+    def apply(self, batch: AssignmentBatch) -> None:
+        """Apply one message of the assignment stream (raises StreamGap if one is missing)."""
+        if not batch.complete and batch.sequence != self._sequence + 1:
+            raise StreamGap(f"assignment {batch.sequence} after {self._sequence}")
+        self._sequence = batch.sequence
+        if batch.complete:
+            self._deps.secrets.clear()
+            self._deps.configs.clear()
+        assigned: set[str] = set()
+        for change in batch.changes:
+            obj, remove = change.obj, change.action is ChangeAction.REMOVE
+            if isinstance(obj, Secret):
+                if remove:
+                    self._deps.secrets.pop(obj.id, None)
+                else:
+                    self._deps.secrets[obj.id] = obj.spec.data
+            elif isinstance(obj, Config):
+                if remove:
+                    self._deps.configs.pop(obj.id, None)
+                else:
+                    self._deps.configs[obj.id] = obj.spec.data
+            elif remove:
+                self._remove(obj.id)
+            else:
+                assigned.add(obj.id)
+                self._assign(obj, reconcile=batch.complete)
+        if batch.complete:
+            for task_id in [t for t in self._ctlrs if t not in assigned]:
+                self._remove(task_id)
+
+    def _assign(self, task: Task, *, reconcile: bool) -> None:
+        ctlr = self._ctlrs.get(task.id)
+        if ctlr is None:
+            self._db.save(task)  # before any container exists for it
+            self._start(task)
+            return
+        local = ctlr.status
+        ctlr.update(task)
+        self._db.save(ctlr.task)
+        if reconcile and newer(task.status, local):
+            self._queue_report(task.id, local)  # the manager missed it (outage, restart)
+
+    def _start(self, task: Task) -> None:
+        assert self._tg is not None, "TaskManager.run() is not running"
+        ctlr = TaskController(
+            task,
+            self._executor.controller(task),
+            report=self._report,
+            clock=self._clock,
+            node_id=self._node_id,
+            now=self._now,
+        )
+        self._ctlrs[task.id] = ctlr
+        self._runs[task.id] = self._tg.create_task(self._drive(ctlr))
+
+    async def _drive(self, ctlr: TaskController) -> None:
+        try:
+            await ctlr.run()
+        except Exception:  # a bug in a step must not take the other tasks down
+            log.exception("task controller failed", extra={"task_id": ctlr.task.id})
+
+    def _remove(self, task_id: str) -> None:
+        ctlr = self._ctlrs.pop(task_id, None)
+        run = self._runs.pop(task_id, None)
+        self._pending.pop(task_id, None)
+        if run is not None:
+            run.cancel()
+        if ctlr is not None and self._tg is not None:
+            self._tg.create_task(self._dispose(ctlr, run))
+        else:
+            self._db.delete(task_id)
+
+    async def _dispose(self, ctlr: TaskController, run: asyncio.Task[None] | None) -> None:
+        if run is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await run
+        try:
+            await ctlr.remove()
+        except (ExecutorError, OSError) as e:
+            # The file stays: the next COMPLETE set that lacks it tries again.
+            log.warning("removing task %s failed: %s", ctlr.task.id, e)
+            return
+        self._db.delete(ctlr.task.id)
+
+    # -- status reports --------------------------------------------------------------------
+
+    async def _report(self, report: TaskReport) -> None:
+        ctlr = self._ctlrs.get(report.task_id)
+        if ctlr is None:
+            return  # removed meanwhile
+        self._db.save(ctlr.task)
+        self._queue_report(report.task_id, report.status)
+
+    def _queue_report(self, task_id: str, status: TaskStatus) -> None:
+        held = self._pending.get(task_id)
+        if held is None or status.state >= held.state:
+            self._pending[task_id] = status
+            self._report_wake.set()
+
+    def take_reports(self) -> list[StatusUpdate]:
+        """Up to MAX_REPORTS pending reports (the rest go in the next call)."""
+        items = list(self._pending.items())[:MAX_REPORTS]
+        return [StatusUpdate(task_id, status) for task_id, status in items]
+
+    def acknowledge(self, sent: Sequence[StatusUpdate]) -> None:
+        for u in sent:
+            if self._pending.get(u.task_id) == u.status:  # not replaced by a newer one
+                del self._pending[u.task_id]
+
+    # -- the session with the leader -------------------------------------------------------
+
+    async def session(self, stub: DispatcherCalls) -> None:
+        """Assignments and status reports over `stub` until cancelled; retries with backoff."""
+        delay = self._retry_initial
+        while True:
+            try:
+                await self._one_session(stub)
+            except (grpc.RpcError, OSError, TimeoutError, StreamGap, CodecError) as e:
+                log.warning("assignment session failed: %s", _describe(e))
+            await self._clock.sleep(delay)
+            delay = min(delay * 2, self._retry_max)
+
+    async def _one_session(self, stub: DispatcherCalls) -> None:
+        self._sequence = 0
+        synced = asyncio.Event()  # the first (complete) set is applied: reports may go
+        reader = asyncio.ensure_future(self._read(stub, synced))
+        reporter = asyncio.ensure_future(self._report_loop(stub, synced))
+        try:
+            done, _ = await asyncio.wait({reader, reporter}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for t in (reader, reporter):
+                t.cancel()
+            await asyncio.gather(reader, reporter, return_exceptions=True)
+        for t in done:
+            t.result()  # the failure, if any
+        raise ConnectionError("the manager ended the assignment stream")
+
+    async def _read(self, stub: DispatcherCalls, synced: asyncio.Event) -> None:
+        stream = stub.Assignments(dispatcher_pb2.AssignmentsRequest(node_id=self._node_id))
+        try:
+            async for message in stream:
+                self.apply(wire.decode_assignments(message))
+                synced.set()
+        finally:
+            cancel = getattr(stream, "cancel", None)
+            if callable(cancel):
+                cancel()
+
+    async def _report_loop(self, stub: DispatcherCalls, synced: asyncio.Event) -> None:
+        await synced.wait()
+        while True:
+            while not self._pending:
+                self._report_wake.clear()
+                await self._report_wake.wait()
+            batch = self.take_reports()  # what piles up during a call goes in the next one
+            await stub.UpdateTaskStatus(
+                wire.status_request(self._node_id, batch), timeout=self._rpc_timeout
+            )
+            self.acknowledge(batch)
+
+
+def _describe(e: BaseException) -> str:
+    if isinstance(e, grpc.aio.AioRpcError):
+        return f"{e.code()}: {e.details()}"
+    return str(e) or type(e).__name__
+
+
+def docker_task_manager(
+    *, node_id: str, engine_socket: str, data_dir: Path, hostname: str, clock: Clock
+) -> TaskManager:
+    """The production task manager: containers on the engine at `engine_socket` (a path or a
+    unix:// URL), tasks saved under `<data_dir>/worker/tasks`, secrets on the tmpfs at
+    `<data_dir>/secrets`. Call from a running event loop (the engine client needs one)."""
+    import aiodocker  # the engine client; imported where it is used
+
+    from worker.executor.docker import DockerExecutor
+    from worker.secrets import SecretFiles
+
+    url = engine_socket if "://" in engine_socket else f"unix://{engine_socket}"
+    docker = aiodocker.Docker(url=url)
+    deps = MemoryDependencies()
+    executor = DockerExecutor(
+        docker,
+        node_id=node_id,
+        secrets=SecretFiles(data_dir / "secrets", deps),
+        node_hostname=hostname,
+    )
+    return TaskManager(
+        node_id=node_id,
+        executor=executor,
+        dependencies=deps,
+        db=TaskDB(data_dir / "worker" / "tasks"),
+        clock=clock,
+        close=docker.close,
+    )
