@@ -105,6 +105,41 @@ class ControlStub:
                 request_serializer=proto_dot_control__pb2.RemoveRequest.SerializeToString,
                 response_deserializer=proto_dot_control__pb2.Empty.FromString,
                 _registered_method=True)
+        self.CreateService = channel.unary_unary(
+                '/shoal.control.Control/CreateService',
+                request_serializer=proto_dot_control__pb2.CreateServiceRequest.SerializeToString,
+                response_deserializer=proto_dot_objects__pb2.Service.FromString,
+                _registered_method=True)
+        self.GetService = channel.unary_unary(
+                '/shoal.control.Control/GetService',
+                request_serializer=proto_dot_control__pb2.GetRequest.SerializeToString,
+                response_deserializer=proto_dot_objects__pb2.Service.FromString,
+                _registered_method=True)
+        self.ListServices = channel.unary_unary(
+                '/shoal.control.Control/ListServices',
+                request_serializer=proto_dot_control__pb2.ListRequest.SerializeToString,
+                response_deserializer=proto_dot_control__pb2.ServiceList.FromString,
+                _registered_method=True)
+        self.UpdateService = channel.unary_unary(
+                '/shoal.control.Control/UpdateService',
+                request_serializer=proto_dot_control__pb2.UpdateServiceRequest.SerializeToString,
+                response_deserializer=proto_dot_objects__pb2.Service.FromString,
+                _registered_method=True)
+        self.RemoveService = channel.unary_unary(
+                '/shoal.control.Control/RemoveService',
+                request_serializer=proto_dot_control__pb2.RemoveRequest.SerializeToString,
+                response_deserializer=proto_dot_control__pb2.Empty.FromString,
+                _registered_method=True)
+        self.ListTasks = channel.unary_unary(
+                '/shoal.control.Control/ListTasks',
+                request_serializer=proto_dot_control__pb2.ListTasksRequest.SerializeToString,
+                response_deserializer=proto_dot_control__pb2.TaskList.FromString,
+                _registered_method=True)
+        self.GetTask = channel.unary_unary(
+                '/shoal.control.Control/GetTask',
+                request_serializer=proto_dot_control__pb2.GetRequest.SerializeToString,
+                response_deserializer=proto_dot_objects__pb2.Task.FromString,
+                _registered_method=True)
 
 
 class ControlServicer:
@@ -197,6 +232,54 @@ class ControlServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateService(self, request, context):
+        """service create: validates the spec (name, image, mode, placement, the secrets, configs
+        and networks it names, which it resolves to ids); an empty name gets a random one.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetService(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListServices(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateService(self, request, context):
+        """service update, scale: the service's spec becomes `spec`; the old one is kept as
+        previous_spec. An empty registry_auth keeps the one the service has.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RemoveService(self, request, context):
+        """service rm: the service is deleted; its tasks are shut down and reaped.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListTasks(self, request, context):
+        """service ps, node ps. Registry credentials are never returned (services or tasks).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetTask(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ControlServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -269,6 +352,41 @@ def add_ControlServicer_to_server(servicer, server):
                     servicer.RemoveConfig,
                     request_deserializer=proto_dot_control__pb2.RemoveRequest.FromString,
                     response_serializer=proto_dot_control__pb2.Empty.SerializeToString,
+            ),
+            'CreateService': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateService,
+                    request_deserializer=proto_dot_control__pb2.CreateServiceRequest.FromString,
+                    response_serializer=proto_dot_objects__pb2.Service.SerializeToString,
+            ),
+            'GetService': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetService,
+                    request_deserializer=proto_dot_control__pb2.GetRequest.FromString,
+                    response_serializer=proto_dot_objects__pb2.Service.SerializeToString,
+            ),
+            'ListServices': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListServices,
+                    request_deserializer=proto_dot_control__pb2.ListRequest.FromString,
+                    response_serializer=proto_dot_control__pb2.ServiceList.SerializeToString,
+            ),
+            'UpdateService': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateService,
+                    request_deserializer=proto_dot_control__pb2.UpdateServiceRequest.FromString,
+                    response_serializer=proto_dot_objects__pb2.Service.SerializeToString,
+            ),
+            'RemoveService': grpc.unary_unary_rpc_method_handler(
+                    servicer.RemoveService,
+                    request_deserializer=proto_dot_control__pb2.RemoveRequest.FromString,
+                    response_serializer=proto_dot_control__pb2.Empty.SerializeToString,
+            ),
+            'ListTasks': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTasks,
+                    request_deserializer=proto_dot_control__pb2.ListTasksRequest.FromString,
+                    response_serializer=proto_dot_control__pb2.TaskList.SerializeToString,
+            ),
+            'GetTask': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetTask,
+                    request_deserializer=proto_dot_control__pb2.GetRequest.FromString,
+                    response_serializer=proto_dot_objects__pb2.Task.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -649,6 +767,195 @@ class Control:
             '/shoal.control.Control/RemoveConfig',
             proto_dot_control__pb2.RemoveRequest.SerializeToString,
             proto_dot_control__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateService(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shoal.control.Control/CreateService',
+            proto_dot_control__pb2.CreateServiceRequest.SerializeToString,
+            proto_dot_objects__pb2.Service.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetService(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shoal.control.Control/GetService',
+            proto_dot_control__pb2.GetRequest.SerializeToString,
+            proto_dot_objects__pb2.Service.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListServices(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shoal.control.Control/ListServices',
+            proto_dot_control__pb2.ListRequest.SerializeToString,
+            proto_dot_control__pb2.ServiceList.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateService(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shoal.control.Control/UpdateService',
+            proto_dot_control__pb2.UpdateServiceRequest.SerializeToString,
+            proto_dot_objects__pb2.Service.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RemoveService(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shoal.control.Control/RemoveService',
+            proto_dot_control__pb2.RemoveRequest.SerializeToString,
+            proto_dot_control__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTasks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shoal.control.Control/ListTasks',
+            proto_dot_control__pb2.ListTasksRequest.SerializeToString,
+            proto_dot_control__pb2.TaskList.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetTask(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shoal.control.Control/GetTask',
+            proto_dot_control__pb2.GetRequest.SerializeToString,
+            proto_dot_objects__pb2.Task.FromString,
             options,
             channel_credentials,
             insecure,

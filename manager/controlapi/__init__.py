@@ -1,4 +1,5 @@
-"""The Control API the CLI calls (proto/control.proto): nodes, secrets, configs, the cluster.
+"""The Control API the CLI calls (proto/control.proto): nodes, secrets, configs, the cluster,
+services and their tasks.
 
 Core functions per kind operate on the Store and raise typed errors (errors.py) carrying the
 user's one-line message; `ControlServicer` is the thin gRPC layer over them. Rules and messages
@@ -38,6 +39,17 @@ from manager.controlapi.secrets import (
     remove_secret,
 )
 from manager.controlapi.servicer import ControlServicer, add_to_server, status_code
+from manager.controlapi.services import (
+    create_service,
+    get_service,
+    list_services,
+    redact_service,
+    remove_service,
+    resolve_service,
+    update_service,
+    validate_service_spec,
+)
+from manager.controlapi.tasks import get_task, list_tasks, redact_task
 from manager.controlapi.validation import MAX_DATA_SIZE, validate_data, validate_name
 
 __all__ = [
@@ -53,28 +65,39 @@ __all__ = [
     "check_demotion",
     "create_config",
     "create_secret",
+    "create_service",
     "get_cluster",
     "get_config",
     "get_node",
     "get_secret",
+    "get_service",
+    "get_task",
     "list_configs",
     "list_nodes",
     "list_secrets",
+    "list_services",
+    "list_tasks",
     "record_removed_node",
     "redact_cluster",
     "redact_secret",
+    "redact_service",
+    "redact_task",
     "remove_config",
     "remove_node",
     "remove_secret",
+    "remove_service",
     "resolve",
     "resolve_config",
     "resolve_node",
     "resolve_secret",
+    "resolve_service",
     "root_ca_digest",
     "status_code",
     "update_cluster",
     "update_node",
+    "update_service",
     "validate_cluster_spec",
     "validate_data",
     "validate_name",
+    "validate_service_spec",
 ]

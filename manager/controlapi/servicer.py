@@ -4,6 +4,7 @@ core's one-line message; Raft errors (NotLeader, ProposalLost) propagate untouch
 leader-forwarding wrapper (forward.py) to handle.
 
     CLI --Control RPC--> ControlServicer --> nodes / secrets / configs / cluster --> Store
+                                             services / tasks
                                ^                         | ControlError
                                +-- status code + message +
 """
@@ -20,7 +21,7 @@ import grpc
 from google.protobuf.message import Message
 
 from manager.ca.tokens import Entropy
-from manager.controlapi import cluster, configs, nodes, secrets
+from manager.controlapi import cluster, configs, nodes, secrets, services, tasks
 from manager.controlapi.errors import (
     AlreadyExistsError,
     ControlError,
@@ -29,7 +30,17 @@ from manager.controlapi.errors import (
     InvalidArgumentError,
     NotFoundError,
 )
-from manager.store import ClusterSpec, CodecError, ConfigSpec, NodeSpec, SecretSpec, Store, codec
+from manager.store import (
+    ClusterSpec,
+    CodecError,
+    ConfigSpec,
+    NodeSpec,
+    SecretSpec,
+    ServiceSpec,
+    Store,
+    TaskState,
+    codec,
+)
 from proto import control_pb2, control_pb2_grpc, objects_pb2
 
 M = TypeVar("M", bound=Message)
@@ -192,6 +203,66 @@ class ControlServicer(control_pb2_grpc.ControlServicer):
             await configs.remove_config(self._store, request.ref)
             return control_pb2.Empty()
 
+    # -- services and tasks -------------------------------------------------------------------
+
+    async def CreateService(
+        self, request: control_pb2.CreateServiceRequest, context: grpc.aio.ServicerContext
+    ) -> objects_pb2.Service:
+        async with _answer(context):
+            spec = _decode(ServiceSpec, _required(request, "spec", "service"))
+            created = await services.create_service(self._store, spec, entropy=self._entropy)
+            return _encode(created, objects_pb2.Service)
+
+    async def GetService(
+        self, request: control_pb2.GetRequest, context: grpc.aio.ServicerContext
+    ) -> objects_pb2.Service:
+        async with _answer(context):
+            return _encode(services.get_service(self._store, request.ref), objects_pb2.Service)
+
+    async def ListServices(
+        self, request: control_pb2.ListRequest, context: grpc.aio.ServicerContext
+    ) -> control_pb2.ServiceList:
+        async with _answer(context):
+            found = services.list_services(self._store)
+            return control_pb2.ServiceList(
+                services=[_encode(s, objects_pb2.Service) for s in found]
+            )
+
+    async def UpdateService(
+        self, request: control_pb2.UpdateServiceRequest, context: grpc.aio.ServicerContext
+    ) -> objects_pb2.Service:
+        async with _answer(context):
+            spec = _decode(ServiceSpec, _required(request, "spec", "service"))
+            updated = await services.update_service(
+                self._store, request.ref, version=request.version, spec=spec
+            )
+            return _encode(updated, objects_pb2.Service)
+
+    async def RemoveService(
+        self, request: control_pb2.RemoveRequest, context: grpc.aio.ServicerContext
+    ) -> control_pb2.Empty:
+        async with _answer(context):
+            await services.remove_service(self._store, request.ref)
+            return control_pb2.Empty()
+
+    async def ListTasks(
+        self, request: control_pb2.ListTasksRequest, context: grpc.aio.ServicerContext
+    ) -> control_pb2.TaskList:
+        async with _answer(context):
+            found = tasks.list_tasks(
+                self._store,
+                service_ids=list(request.service_ids),
+                node_ids=list(request.node_ids),
+                desired_states=[_task_state(s) for s in request.desired_states],
+            )
+            return control_pb2.TaskList(tasks=[_encode(t, objects_pb2.Task) for t in found])
+
+    async def GetTask(
+        self, request: control_pb2.GetRequest, context: grpc.aio.ServicerContext
+    ) -> objects_pb2.Task:
+        async with _answer(context):
+            return _encode(tasks.get_task(self._store, request.ref), objects_pb2.Task)
+
 
 def add_to_server(servicer: ControlServicer, server: grpc.aio.Server) -> None:
     control_pb2_grpc.add_ControlServicer_to_server(servicer, server)  # type: ignore[no-untyped-call]
@@ -219,6 +290,13 @@ def _encode(obj: object, cls: type[M]) -> M:
     if not isinstance(msg, cls):
         raise TypeError(f"{type(obj).__name__} encodes to {type(msg).__name__}, not {cls.__name__}")
     return msg
+
+
+def _task_state(value: int) -> TaskState:
+    try:
+        return TaskState(value)
+    except ValueError:
+        raise InvalidArgumentError(f"invalid task state {value}") from None
 
 
 def _secret_message(secret: object) -> objects_pb2.Secret:

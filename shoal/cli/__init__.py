@@ -9,6 +9,7 @@ from .configs import config
 from .info import info
 from .nodes import node
 from .secrets import secret
+from .services import service
 from .swarm import swarm
 
 __all__ = ["cli", "main"]
@@ -35,6 +36,7 @@ def cli(ctx: click.Context, host: str) -> None:
 
 cli.add_command(swarm)
 cli.add_command(node)
+cli.add_command(service)
 cli.add_command(secret)
 cli.add_command(config)
 cli.add_command(info)

@@ -170,6 +170,43 @@ class Daemon:
     def remove_config(self, ref: str) -> None:
         self._control_call("RemoveConfig", control_pb2.RemoveRequest(ref=ref), control_pb2.Empty)
 
+    def create_service(self, spec: objects_pb2.ServiceSpec) -> objects_pb2.Service:
+        request = control_pb2.CreateServiceRequest(spec=spec)
+        return self._control_call("CreateService", request, objects_pb2.Service)
+
+    def get_service(self, ref: str) -> objects_pb2.Service:
+        request = control_pb2.GetRequest(ref=ref)
+        return self._control_call("GetService", request, objects_pb2.Service)
+
+    def list_services(self) -> list[objects_pb2.Service]:
+        request = control_pb2.ListRequest()
+        return list(self._control_call("ListServices", request, control_pb2.ServiceList).services)
+
+    def update_service(self, service: objects_pb2.Service) -> objects_pb2.Service:
+        """Write `service.spec` back, based on the version it was read at."""
+        request = control_pb2.UpdateServiceRequest(
+            ref=service.id, version=service.meta.version, spec=service.spec
+        )
+        return self._control_call("UpdateService", request, objects_pb2.Service)
+
+    def remove_service(self, ref: str) -> None:
+        self._control_call("RemoveService", control_pb2.RemoveRequest(ref=ref), control_pb2.Empty)
+
+    def list_tasks(
+        self,
+        *,
+        service_ids: list[str] | None = None,
+        node_ids: list[str] | None = None,
+        desired_states: list[objects_pb2.TaskState] | None = None,
+    ) -> list[objects_pb2.Task]:
+        request = control_pb2.ListTasksRequest(
+            service_ids=service_ids or [], node_ids=node_ids or [], desired_states=desired_states
+        )
+        return list(self._control_call("ListTasks", request, control_pb2.TaskList).tasks)
+
+    def get_task(self, ref: str) -> objects_pb2.Task:
+        return self._control_call("GetTask", control_pb2.GetRequest(ref=ref), objects_pb2.Task)
+
     def _control_call(self, name: str, request: Message, result: type[_M]) -> _M:
         return self._call(getattr(self._control, name), request, result, timeout=CONTROL_TIMEOUT)
 

@@ -1,11 +1,19 @@
-"""Parsing of Docker-style flag values: Go durations, filters, labels, node addresses."""
+"""Parsing of Docker-style flag values: Go durations, filters, labels, node addresses, and
+the service flags (sizes, CPUs, mounts, secrets, configs, ulimits, env files)."""
 
 from __future__ import annotations
 
+import csv
+import os
 import re
+from collections.abc import Callable
 from decimal import Decimal
+from fractions import Fraction
 
 import click
+from google.protobuf.duration_pb2 import Duration
+
+from proto import objects_pb2
 
 _DURATION_UNITS = {
     "ns": Decimal(1),
@@ -138,4 +146,291 @@ def filters_to_map(filters: tuple[tuple[str, str], ...]) -> dict[str, list[str]]
     out: dict[str, list[str]] = {}
     for name, value in filters:
         out.setdefault(name, []).append(value)
+    return out
+
+
+# ---- service flags (docker/cli opts/*.go); values become proto messages ----
+
+
+class FlagValue(click.ParamType[object]):
+    """A flag value parsed by `parse`; a ValueError is Docker's one-line flag error, exit 1:
+    `invalid argument "5q" for "--limit-memory" flag: invalid size: '5q'`."""
+
+    def __init__(self, name: str, parse: Callable[[str], object]) -> None:
+        self.name = name
+        self._parse = parse
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> object:
+        if not isinstance(value, str):
+            return value
+        try:
+            return self._parse(value)
+        except ValueError as e:
+            flag = max(param.opts, key=len) if isinstance(param, click.Option) else "value"
+            raise FlagError(f'invalid argument "{value}" for "{flag}" flag: {e}') from None
+
+
+class FlagError(click.ClickException):
+    """`Error: <message>` and exit 1, like every other shoal error."""
+
+
+_RAM = re.compile(r"(\d+(?:\.\d+)*) ?([kKmMgGtTpP])?[iI]?[bB]?")
+_RAM_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
+
+
+def parse_mem_bytes(text: str) -> int:
+    """go-units RAMInBytes: "512m", "1g", "100MiB", "1024" (binary units)."""
+    m = _RAM.fullmatch(text)
+    if m is None:
+        raise ValueError(f"invalid size: '{text}'")
+    return int(Decimal(m.group(1)) * _RAM_UNITS[(m.group(2) or "").lower()])
+
+
+def parse_nano_cpus(text: str) -> int:
+    """docker's NanoCPUs: a decimal number of CPUs ("0.5"), kept in nano-CPUs."""
+    try:
+        value = Fraction(text)
+    except (ValueError, ZeroDivisionError):
+        raise ValueError(f"failed to parse {text} as a rational number") from None
+    nanos = value * 10**9
+    if nanos.denominator != 1:
+        raise ValueError("value is too precise")
+    if nanos < 0:
+        raise ValueError("CPU value must not be negative")
+    return int(nanos)
+
+
+def parse_uint(text: str) -> int:
+    """Go's strconv.ParseUint, base 10."""
+    if not text.isdigit():
+        raise ValueError(f'strconv.ParseUint: parsing "{text}": invalid syntax')
+    return int(text)
+
+
+def parse_int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f'strconv.ParseInt: parsing "{text}": invalid syntax') from None
+
+
+def parse_duration(text: str) -> Duration:
+    d = Duration()
+    d.FromNanoseconds(parse_go_duration(text))
+    return d
+
+
+def _go_bool(key: str, value: str) -> bool:
+    """strconv.ParseBool."""
+    if value in ("1", "t", "T", "TRUE", "true", "True"):
+        return True
+    if value in ("0", "f", "F", "FALSE", "false", "False"):
+        return False
+    raise ValueError(f"invalid value for {key}: {value}")
+
+
+def _csv_fields(text: str) -> list[str]:
+    return next(csv.reader([text])) if text else []
+
+
+def _go_uint_base0(text: str) -> int:
+    """strconv.ParseUint(value, 0, 32): "0444" octal, "0x1ff" hex, "292" decimal."""
+    if len(text) > 1 and text[0] == "0" and text[1] not in "xXoObB":
+        text = "0o" + text[1:]
+    return int(text, 0)
+
+
+MOUNT_TYPES = ("bind", "volume", "tmpfs")
+
+
+def parse_mount(text: str) -> objects_pb2.Mount:
+    """docker's MountOpt: `type=volume,source=data,target=/data,readonly,...`."""
+    mount = objects_pb2.Mount(type="volume")
+    used: set[str] = set()
+    for field in _csv_fields(text):
+        key, sep, value = field.partition("=")
+        key = key.strip().lower()
+        if not sep:
+            if key in ("readonly", "ro", "volume-nocopy"):
+                value = "true"
+            else:
+                raise ValueError(f"invalid field '{field}' must be a key=value pair")
+        prefix = key.split("-")[0]
+        used.add(prefix if prefix in ("bind", "volume", "tmpfs") else "")
+        if key == "type":
+            mount.type = value.lower()
+            if mount.type not in MOUNT_TYPES:
+                raise ValueError(
+                    f'invalid MountType: "{value}" (use one of {", ".join(MOUNT_TYPES)})'
+                )
+        elif key in ("source", "src"):
+            mount.source = value
+        elif key in ("target", "dst", "destination"):
+            mount.target = value
+        elif key in ("readonly", "ro"):
+            mount.read_only = _go_bool(key, value)
+        elif key == "consistency":
+            mount.consistency = value
+        elif key == "bind-propagation":
+            mount.bind_propagation = value.lower()
+        elif key == "volume-nocopy":
+            mount.volume_nocopy = _go_bool(key, value)
+        elif key == "volume-label":
+            k, _, v = value.partition("=")
+            mount.volume_labels[k] = v
+        elif key == "volume-driver":
+            mount.volume_driver = value
+        elif key == "volume-opt":
+            k, _, v = value.partition("=")
+            mount.volume_driver_options[k] = v
+        elif key == "tmpfs-size":
+            mount.tmpfs_size_bytes = parse_mem_bytes(value)
+        elif key == "tmpfs-mode":
+            try:
+                mount.tmpfs_mode = int(value, 8)
+            except ValueError:
+                raise ValueError(f"invalid value for {key}: {value}") from None
+        else:
+            raise ValueError(f"unexpected key '{key}' in '{field}'")
+    if not mount.target:
+        raise ValueError("target is required")
+    for kind in ("bind", "volume", "tmpfs"):
+        if kind in used and mount.type != kind:
+            raise ValueError(f"cannot mix '{kind}-*' options with mount type '{mount.type}'")
+    return mount
+
+
+def _file_reference(kind: str, text: str) -> tuple[str, objects_pb2.FileTarget]:
+    """docker's SecretOpt/ConfigOpt: `name` or `source=name,target=x,uid=0,gid=0,mode=0444`."""
+    target = objects_pb2.FileTarget(uid="0", gid="0", mode=0o444)
+    fields = _csv_fields(text)
+    if len(fields) == 1 and "=" not in fields[0]:
+        target.name = fields[0]
+        return fields[0], target
+    source = ""
+    for field in fields:
+        key, sep, value = field.partition("=")
+        if not sep:
+            raise ValueError(f"invalid field '{field}' must be a key=value pair")
+        key = key.strip().lower()
+        if key in ("source", "src"):
+            source = value
+        elif key == "target":
+            target.name = value
+        elif key == "uid":
+            target.uid = value
+        elif key == "gid":
+            target.gid = value
+        elif key == "mode":
+            try:
+                target.mode = _go_uint_base0(value)
+            except ValueError:
+                raise ValueError(
+                    f'invalid mode specified: strconv.ParseUint: parsing "{value}": invalid syntax'
+                ) from None
+        else:
+            raise ValueError(f"invalid field in {kind} request: {key}")
+    if not source:
+        raise ValueError("source is required")
+    if not target.name:
+        target.name = source
+    return source, target
+
+
+def parse_secret(text: str) -> objects_pb2.SecretReference:
+    name, target = _file_reference("secret", text)
+    return objects_pb2.SecretReference(secret_name=name, file=target)
+
+
+def parse_config(text: str) -> objects_pb2.ConfigReference:
+    name, target = _file_reference("config", text)
+    return objects_pb2.ConfigReference(config_name=name, file=target)
+
+
+def parse_ulimit(text: str) -> objects_pb2.Ulimit:
+    """go-units ParseUlimit: `nofile=1024` or `nofile=1024:2048`."""
+    name, sep, limits = text.partition("=")
+    if not sep:
+        raise ValueError(f"invalid ulimit argument: {text}")
+    if name not in _ULIMITS:
+        raise ValueError(f"invalid ulimit type: {name}")
+    soft_text, colon, hard_text = limits.partition(":")
+    try:
+        soft = int(soft_text)
+        hard = int(hard_text) if colon else soft
+    except ValueError:
+        raise ValueError(f"invalid ulimit argument: {text}") from None
+    if soft > hard:
+        raise ValueError(
+            f"ulimit soft limit must be less than or equal to hard limit: {soft} > {hard}"
+        )
+    return objects_pb2.Ulimit(name=name, soft=soft, hard=hard)
+
+
+_ULIMITS = frozenset(
+    [
+        "as",
+        "core",
+        "cpu",
+        "data",
+        "fsize",
+        "locks",
+        "memlock",
+        "msgqueue",
+        "nice",
+        "nofile",
+        "nproc",
+        "rss",
+        "rtprio",
+        "rttime",
+        "sigpending",
+        "stack",
+    ]
+)
+
+
+def parse_key_value(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise ValueError(f"invalid key=value pair: {text!r}")
+    return key, value
+
+
+def parse_placement_pref(text: str) -> objects_pb2.PlacementPreference:
+    """`spread=node.labels.zone` (docker's placementPrefOpts)."""
+    strategy, sep, arg = text.partition("=")
+    if not sep:
+        raise ValueError(f"invalid placement preference: {text}")
+    if strategy.lower() != "spread":
+        raise ValueError(f"unsupported placement preference {strategy} (only spread is supported)")
+    return objects_pb2.PlacementPreference(spread=arg)
+
+
+def env_entry(text: str) -> str:
+    """docker's ValidateEnv: `KEY=value`, or `KEY` taking the value from this environment."""
+    if "=" in text:
+        return text
+    value = os.environ.get(text)
+    return text if value is None else f"{text}={value}"
+
+
+def read_env_file(path: str) -> list[str]:
+    """docker's ParseEnvFile: one `KEY=value` (or `KEY`) a line; `#` comments and blank lines
+    skipped."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+    except OSError as e:
+        raise FlagError(f"open {path}: {(e.strerror or str(e)).lower()}") from None
+    out = []
+    for number, line in enumerate(lines, 1):
+        stripped = line.lstrip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        key = stripped.split("=", 1)[0]
+        if not key or any(c.isspace() for c in key):
+            raise FlagError(f"{path}:{number}: variable '{key}' contains whitespaces")
+        out.append(env_entry(stripped))
     return out

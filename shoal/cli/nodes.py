@@ -1,4 +1,4 @@
-"""`shoal node ls|inspect|update|promote|demote|rm` (docker/cli cli/command/node)."""
+"""`shoal node ls|inspect|ps|update|promote|demote|rm` (docker/cli cli/command/node)."""
 
 from __future__ import annotations
 
@@ -179,3 +179,38 @@ def rm(ctx: click.Context, daemon: Daemon, force: bool, refs: tuple[str, ...]) -
             continue
         click.echo(ref)
     fail(ctx, errors)
+
+
+@node.command("ps")
+@click.option(
+    "-f", "--filter", "filters", type=Filter(), multiple=True,
+    help="Filter output based on conditions provided",
+)  # fmt: skip
+@click.option("--format", "fmt", default="", help="Pretty-print tasks using a Go template")
+@click.option("--no-resolve", is_flag=True, help="Do not map IDs to Names")
+@click.option("--no-trunc", is_flag=True, help="Do not truncate output")
+@click.option("-q", "--quiet", is_flag=True, help="Only display task IDs")
+@click.argument("refs", nargs=-1, metavar="[NODE...]")
+@pass_daemon
+def ps(
+    daemon: Daemon,
+    filters: tuple[tuple[str, str], ...],
+    fmt: str,
+    no_resolve: bool,
+    no_trunc: bool,
+    quiet: bool,
+    refs: tuple[str, ...],
+) -> None:
+    """List tasks running on one or more nodes, defaults to current node"""
+    from .services import print_tasks  # services imports this module's `fail`
+
+    ids = [daemon.get_node(daemon.node_ref(ref)).id for ref in refs or ("self",)]
+    print_tasks(
+        daemon,
+        daemon.list_tasks(node_ids=ids),
+        filters=filters,
+        fmt=fmt,
+        no_resolve=no_resolve,
+        no_trunc=no_trunc,
+        quiet=quiet,
+    )

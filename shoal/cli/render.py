@@ -14,7 +14,7 @@ import re
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import TypeAlias
+from typing import TypeAlias, cast
 
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -575,3 +575,546 @@ def _go_bool(value: bool) -> str:
 
 def now() -> float:
     return time.time()
+
+
+# ---- services and tasks (docker/cli cli/command/service/formatter.go, task/formatter.go) ----
+
+SERVICE_HEADERS = {
+    "ID": "ID",
+    "Name": "NAME",
+    "Mode": "MODE",
+    "Replicas": "REPLICAS",
+    "Image": "IMAGE",
+    "Ports": "PORTS",
+}
+SERVICE_TABLE = "table {{.ID}}\t{{.Name}}\t{{.Mode}}\t{{.Replicas}}\t{{.Image}}\t{{.Ports}}"
+TASK_HEADERS = {
+    "ID": "ID",
+    "Name": "NAME",
+    "Image": "IMAGE",
+    "Node": "NODE",
+    "DesiredState": "DESIRED STATE",
+    "CurrentState": "CURRENT STATE",
+    "Error": "ERROR",
+    "Ports": "PORTS",
+}
+TASK_TABLE = (
+    "table {{.ID}}\t{{.Name}}\t{{.Image}}\t{{.Node}}\t{{.DesiredState}}\t{{.CurrentState}}"
+    "\t{{.Error}}\t{{.Ports}}"
+)
+MAX_ERROR_LENGTH = 30  # docker's task formatter
+
+
+def short_id(object_id: str) -> str:
+    """docker's stringid.TruncateID."""
+    return object_id[:12]
+
+
+def task_state(state: int) -> str:
+    """A TaskState as the Docker API spells it ("running")."""
+    return objects_pb2.TaskState.Name(state).lower()
+
+
+def ellipsis(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def image_without_digest(image: str) -> str:
+    """`nginx:1.27@sha256:...` as `nginx:1.27` (docker trims the digest unless --no-trunc)."""
+    return image.split("@", 1)[0]
+
+
+def service_mode(spec: objects_pb2.ServiceSpec) -> str:
+    return {
+        "replicated": "replicated",
+        "global": "global",
+        "replicated_job": "replicated job",
+        "global_job": "global job",
+    }.get(spec.WhichOneof("mode") or "replicated", "replicated")
+
+
+def _running(t: objects_pb2.Task) -> bool:
+    return t.status.state == objects_pb2.RUNNING and t.desired_state <= objects_pb2.RUNNING
+
+
+def service_replicas(service: objects_pb2.Service, tasks: Sequence[objects_pb2.Task]) -> str:
+    """REPLICAS of `service ls`: running/desired (jobs: also completed/total)."""
+    spec = service.spec
+    running = sum(1 for t in tasks if _running(t))
+    completed = sum(1 for t in tasks if t.status.state == objects_pb2.COMPLETE)
+    mode = spec.WhichOneof("mode") or "replicated"
+    if mode == "replicated":
+        text = f"{running}/{spec.replicated.replicas}"
+        max_per_node = spec.task_template.placement.max_replicas
+        return f"{text} (max {max_per_node} per node)" if max_per_node else text
+    if mode == "global":
+        desired = sum(1 for t in tasks if t.desired_state == objects_pb2.RUNNING)
+        return f"{running}/{desired}"
+    if mode == "replicated_job":
+        job = spec.replicated_job
+        desired = min(job.max_concurrent, max(job.total_completions - completed, 0))
+        return f"{running}/{desired} ({completed}/{job.total_completions} completed)"
+    desired = sum(
+        1 for t in tasks if t.desired_state in (objects_pb2.RUNNING, objects_pb2.COMPLETE)
+    )
+    return f"{running}/{desired - completed} ({completed}/{desired} completed)"
+
+
+def _port(p: objects_pb2.PortConfig) -> str:
+    return f"*:{p.published_port}->{p.target_port}/{p.protocol or 'tcp'}"
+
+
+def service_ports(service: objects_pb2.Service) -> str:
+    """PORTS of `service ls`: the published ingress ports."""
+    ports = service.endpoint.ports if service.HasField("endpoint") else []
+    ports = ports or service.spec.endpoint_spec.ports
+    shown = [p for p in ports if (p.publish_mode or "ingress") == "ingress" and p.published_port]
+    return ", ".join(_port(p) for p in sorted(shown, key=lambda p: p.published_port))
+
+
+def service_row(service: objects_pb2.Service, tasks: Sequence[objects_pb2.Task]) -> Row:
+    return {
+        "ID": short_id(service.id),
+        "Name": service.spec.name,
+        "Mode": service_mode(service.spec),
+        "Replicas": service_replicas(service, tasks),
+        "Image": image_without_digest(service.spec.task_template.container.image),
+        "Ports": service_ports(service),
+    }
+
+
+def sort_services(services: Iterable[objects_pb2.Service]) -> list[objects_pb2.Service]:
+    return sorted(services, key=lambda s: natural_key(s.spec.name))
+
+
+def task_name(task: objects_pb2.Task, service_name: str) -> str:
+    suffix = str(task.slot) if task.slot else task.node_id
+    return f"{service_name}.{suffix}"
+
+
+def task_rows(
+    tasks: Iterable[objects_pb2.Task],
+    *,
+    service_names: Mapping[str, str],
+    node_names: Mapping[str, str],
+    now: float,
+    trunc: bool = True,
+) -> list[Row]:
+    """`service ps` / `node ps` rows, docker's order (name, then newest first) with the older
+    tasks of a slot shown as ` \\_ name`."""
+    named = [(task_name(t, service_names.get(t.service_id, t.service_id)), t) for t in tasks]
+    named.sort(key=lambda nt: (nt[0], -_seconds(nt[1].meta.created_at)))
+    rows: list[Row] = []
+    previous = ""
+    for name, t in named:
+        shown = f" \\_ {name}" if name == previous else name
+        previous = name
+        error = ellipsis(t.status.err, MAX_ERROR_LENGTH) if trunc else t.status.err
+        image = t.spec.container.image
+        ports = t.status.port_status.ports if t.status.HasField("port_status") else []
+        rows.append(
+            {
+                "ID": short_id(t.id) if trunc else t.id,
+                "Name": shown,
+                "Image": image_without_digest(image) if trunc else image,
+                "Node": node_names.get(t.node_id, t.node_id),
+                "DesiredState": pretty(task_state(t.desired_state)),
+                "CurrentState": current_state(t, now),
+                "Error": f'"{error}"' if error else "",
+                "Ports": ",".join(_port(p) for p in ports),
+            }
+        )
+    return rows
+
+
+def current_state(task: objects_pb2.Task, now: float) -> str:
+    """ "Running 5 seconds ago"."""
+    since = human_duration(now - _seconds(task.status.timestamp)).lower()
+    return f"{pretty(task_state(task.status.state))} {since} ago"
+
+
+# ---- service inspect ----
+
+
+def _put(out: Row, key: str, value: object) -> None:
+    """Go's `omitempty` (`value` is JSON: rows and lists of rows)."""
+    if value not in (None, "", 0, False, [], {}):
+        out[key] = cast(JSON, value)
+
+
+def _file(f: objects_pb2.FileTarget) -> Row:
+    return {"Name": f.name, "UID": f.uid, "GID": f.gid, "Mode": f.mode}
+
+
+def _mount(m: objects_pb2.Mount) -> Row:
+    out: Row = {"Type": m.type, "Source": m.source, "Target": m.target}
+    _put(out, "ReadOnly", m.read_only)
+    _put(out, "Consistency", m.consistency)
+    if m.bind_propagation:
+        out["BindOptions"] = {"Propagation": m.bind_propagation}
+    if m.type == "volume" and (m.volume_nocopy or m.volume_labels or m.volume_driver):
+        volume: Row = {}
+        _put(volume, "NoCopy", m.volume_nocopy)
+        _put(volume, "Labels", dict(m.volume_labels))
+        if m.volume_driver:
+            volume["DriverConfig"] = {
+                "Name": m.volume_driver,
+                "Options": dict(m.volume_driver_options),
+            }
+        out["VolumeOptions"] = volume
+    if m.type == "tmpfs" and (m.tmpfs_size_bytes or m.tmpfs_mode):
+        tmpfs: Row = {}
+        _put(tmpfs, "SizeBytes", m.tmpfs_size_bytes)
+        _put(tmpfs, "Mode", m.tmpfs_mode)
+        out["TmpfsOptions"] = tmpfs
+    return out
+
+
+def _container_spec(c: objects_pb2.ContainerSpec) -> Row:
+    out: Row = {"Image": c.image}
+    _put(out, "Labels", dict(c.labels))
+    _put(out, "Command", list(c.command))
+    _put(out, "Args", list(c.args))
+    _put(out, "Hostname", c.hostname)
+    _put(out, "Env", list(c.env))
+    _put(out, "Dir", c.dir)
+    _put(out, "User", c.user)
+    _put(out, "Groups", list(c.groups))
+    _put(out, "TTY", c.tty)
+    _put(out, "OpenStdin", c.open_stdin)
+    _put(out, "ReadOnly", c.read_only)
+    _put(out, "Mounts", [_mount(m) for m in c.mounts])
+    _put(out, "StopSignal", c.stop_signal)
+    if c.HasField("stop_grace_period"):
+        out["StopGracePeriod"] = _nanos(c.stop_grace_period)
+    if c.HasField("healthcheck"):
+        h = c.healthcheck
+        health: Row = {"Test": list(h.test)}
+        _put(health, "Interval", _nanos(h.interval))
+        _put(health, "Timeout", _nanos(h.timeout))
+        _put(health, "StartPeriod", _nanos(h.start_period))
+        _put(health, "Retries", h.retries)
+        out["Healthcheck"] = health
+    _put(out, "Hosts", list(c.hosts))
+    secrets = [
+        {"File": _file(s.file), "SecretID": s.secret_id, "SecretName": s.secret_name}
+        for s in c.secrets
+    ]
+    _put(out, "Secrets", secrets)
+    configs = [
+        {"File": _file(s.file), "ConfigID": s.config_id, "ConfigName": s.config_name}
+        for s in c.configs
+    ]
+    _put(out, "Configs", configs)
+    out["Isolation"] = "default"
+    if c.HasField("init"):
+        out["Init"] = c.init
+    _put(out, "Sysctls", dict(c.sysctls))
+    _put(out, "CapabilityAdd", list(c.capability_add))
+    _put(out, "CapabilityDrop", list(c.capability_drop))
+    ulimits = [{"Name": u.name, "Hard": u.hard, "Soft": u.soft} for u in c.ulimits]
+    _put(out, "Ulimits", ulimits)
+    return out
+
+
+def _resources(r: objects_pb2.Resources, pids: bool) -> Row:
+    out: Row = {}
+    _put(out, "NanoCPUs", r.nano_cpus)
+    _put(out, "MemoryBytes", r.memory_bytes)
+    if pids:
+        _put(out, "Pids", r.pids)
+    return out
+
+
+def _task_template(t: objects_pb2.TaskSpec) -> Row:
+    restart = t.restart_policy
+    placement: Row = {}
+    _put(placement, "Constraints", list(t.placement.constraints))
+    prefs = [{"Spread": {"SpreadDescriptor": p.spread}} for p in t.placement.preferences]
+    _put(placement, "Preferences", prefs)
+    _put(placement, "MaxReplicas", t.placement.max_replicas)
+    platforms = [{"Architecture": p.architecture, "OS": p.os} for p in t.placement.platforms]
+    _put(placement, "Platforms", platforms)
+    restart_row: Row = {
+        "Condition": restart.condition or "any",
+        "Delay": _nanos(restart.delay),
+        "MaxAttempts": restart.max_attempts,
+    }
+    _put(restart_row, "Window", _nanos(restart.window))
+    out: Row = {
+        "ContainerSpec": _container_spec(t.container),
+        "Resources": {
+            "Limits": _resources(t.resources.limits, True),
+            "Reservations": _resources(t.resources.reservations, False),
+        },
+        "RestartPolicy": restart_row,
+        "Placement": placement,
+    }
+    networks = [{"Target": n.target, "Aliases": list(n.aliases)} for n in t.networks]
+    _put(out, "Networks", networks)
+    out["ForceUpdate"] = t.force_update
+    out["Runtime"] = "container"
+    return out
+
+
+def _update_config(u: objects_pb2.UpdateConfig) -> Row:
+    out: Row = {"Parallelism": u.parallelism}
+    _put(out, "Delay", _nanos(u.delay))
+    out["FailureAction"] = u.failure_action or "pause"
+    out["Monitor"] = _nanos(u.monitor)
+    out["MaxFailureRatio"] = u.max_failure_ratio
+    out["Order"] = u.order or "stop-first"
+    return out
+
+
+def _port_config(p: objects_pb2.PortConfig) -> Row:
+    out: Row = {}
+    _put(out, "Name", p.name)
+    out["Protocol"] = p.protocol or "tcp"
+    out["TargetPort"] = p.target_port
+    _put(out, "PublishedPort", p.published_port)
+    out["PublishMode"] = p.publish_mode or "ingress"
+    return out
+
+
+def _mode(spec: objects_pb2.ServiceSpec) -> Row:
+    mode = spec.WhichOneof("mode") or "replicated"
+    if mode == "replicated":
+        return {"Replicated": {"Replicas": spec.replicated.replicas}}
+    if mode == "global":
+        return {"Global": {}}
+    if mode == "replicated_job":
+        job = spec.replicated_job
+        return {
+            "ReplicatedJob": {
+                "MaxConcurrent": job.max_concurrent,
+                "TotalCompletions": job.total_completions,
+            }
+        }
+    return {"GlobalJob": {}}
+
+
+def service_spec(spec: objects_pb2.ServiceSpec) -> Row:
+    """A ServiceSpec in the Docker API's swarm.ServiceSpec shape."""
+    endpoint: Row = {"Mode": spec.endpoint_spec.mode or "vip"}
+    _put(endpoint, "Ports", [_port_config(p) for p in spec.endpoint_spec.ports])
+    return {
+        "Name": spec.name,
+        "Labels": dict(spec.labels),
+        "TaskTemplate": _task_template(spec.task_template),
+        "Mode": _mode(spec),
+        "UpdateConfig": _update_config(spec.update_config),
+        "RollbackConfig": _update_config(spec.rollback_config),
+        "EndpointSpec": endpoint,
+    }
+
+
+def service_inspect(service: objects_pb2.Service) -> Row:
+    """A service in the Docker API's shape (GET /services/{id})."""
+    out: Row = {
+        "ID": service.id,
+        "Version": {"Index": service.meta.version},
+        "CreatedAt": rfc3339(service.meta.created_at),
+        "UpdatedAt": rfc3339(service.meta.updated_at),
+        "Spec": service_spec(service.spec),
+    }
+    if service.HasField("previous_spec"):
+        out["PreviousSpec"] = service_spec(service.previous_spec)
+    endpoint: Row = {"Spec": {"Mode": service.spec.endpoint_spec.mode or "vip"}}
+    if service.HasField("endpoint"):
+        _put(endpoint, "Ports", [_port_config(p) for p in service.endpoint.ports])
+        vips = [{"NetworkID": v.network_id, "Addr": v.addr} for v in service.endpoint.virtual_ips]
+        _put(endpoint, "VirtualIPs", vips)
+    out["Endpoint"] = endpoint
+    if service.HasField("update_status"):
+        u = service.update_status
+        status: Row = {"State": u.state}
+        if u.HasField("started_at"):
+            status["StartedAt"] = rfc3339(u.started_at)
+        if u.HasField("completed_at"):
+            status["CompletedAt"] = rfc3339(u.completed_at)
+        status["Message"] = u.message
+        out["UpdateStatus"] = status
+    return out
+
+
+def go_duration(d: Duration) -> str:
+    """Go's time.Duration.String() ("5s", "1m30s", "1h0m0s", "500ms")."""
+    ns = _nanos(d)
+    if ns == 0:
+        return "0s"
+    sign, ns = ("-", -ns) if ns < 0 else ("", ns)
+    if ns < 10**9:
+        for unit, size in (("ms", 10**6), ("µs", 10**3), ("ns", 1)):
+            if ns >= size:
+                return f"{sign}{_trim(ns / size)}{unit}"
+    hours, rest = divmod(ns, 3600 * 10**9)
+    minutes, rest = divmod(rest, 60 * 10**9)
+    seconds = _trim(rest / 10**9)
+    if hours:
+        return f"{sign}{hours}h{minutes}m{seconds}s"
+    if minutes:
+        return f"{sign}{minutes}m{seconds}s"
+    return f"{sign}{seconds}s"
+
+
+def _trim(value: float) -> str:
+    return f"{value:.9f}".rstrip("0").rstrip(".")
+
+
+def _update_lines(title: str, u: objects_pb2.UpdateConfig, order: str) -> list[str]:
+    lines = [f"{title}:", f" Parallelism:\t{u.parallelism}"]
+    if _nanos(u.delay):
+        lines.append(f" Delay:\t\t{go_duration(u.delay)}")
+    lines.append(f" On failure:\t{u.failure_action or 'pause'}")
+    if _nanos(u.monitor):
+        lines.append(f" Monitoring Period: {go_duration(u.monitor)}")
+    lines.append(f" Max failure ratio: {u.max_failure_ratio:g}")
+    lines.append(f" {order} order:{' ' * (6 if order == 'Update' else 4)}{u.order or 'stop-first'}")
+    return lines
+
+
+def _resource_lines(t: objects_pb2.TaskSpec) -> list[str]:
+    limits, reservations = t.resources.limits, t.resources.reservations
+    lines: list[str] = []
+    if reservations.nano_cpus or reservations.memory_bytes:
+        lines.append(" Reservations:")
+        if reservations.nano_cpus:
+            lines.append(f"  CPU:\t\t{reservations.nano_cpus / 1e9:g}")
+        if reservations.memory_bytes:
+            lines.append(f"  Memory:\t{bytes_size(reservations.memory_bytes)}")
+    if limits.nano_cpus or limits.memory_bytes or limits.pids:
+        lines.append(" Limits:")
+        if limits.nano_cpus:
+            lines.append(f"  CPU:\t\t{limits.nano_cpus / 1e9:g}")
+        if limits.memory_bytes:
+            lines.append(f"  Memory:\t{bytes_size(limits.memory_bytes)}")
+        if limits.pids:
+            lines.append(f"  PIDs:\t\t{limits.pids}")
+    return ["Resources:", *lines] if lines else []
+
+
+def service_pretty(service: objects_pb2.Service) -> str:
+    """`docker service inspect --pretty` (serviceInspectPrettyTemplate)."""
+    spec = service.spec
+    t = spec.task_template
+    c = t.container
+    lines = [f"ID:\t\t{service.id}", f"Name:\t\t{spec.name}"]
+    if spec.labels:
+        lines += ["Labels:"] + [
+            f" {k}={v}" if v else f" {k}" for k, v in sorted(spec.labels.items())
+        ]
+    mode = service_mode(spec)
+    lines.append(f"Service Mode:\t{' '.join(w.capitalize() for w in mode.split())}")
+    if mode == "replicated":
+        lines.append(f" Replicas:\t{spec.replicated.replicas}")
+    if service.HasField("update_status") and service.update_status.state:
+        u = service.update_status
+        lines += ["UpdateStatus:", f" State:\t\t{u.state}", f" Message:\t{u.message}"]
+    if t.placement.constraints or t.placement.preferences or t.placement.max_replicas:
+        lines.append("Placement:")
+        if t.placement.constraints:
+            lines.append(f" Constraints:\t[{' '.join(t.placement.constraints)}]")
+        if t.placement.preferences:
+            prefs = " ".join(f"spread={p.spread}" for p in t.placement.preferences)
+            lines.append(f" Preferences:   [{prefs}]")
+        if t.placement.max_replicas:
+            lines.append(f" Max Replicas Per Node:   {t.placement.max_replicas}")
+    lines += _update_lines("UpdateConfig", spec.update_config, "Update")
+    lines += _update_lines("RollbackConfig", spec.rollback_config, "Rollback")
+    lines += ["ContainerSpec:", f" Image:\t\t{c.image}"]
+    if c.args:
+        lines.append(f" Args:\t\t{''.join(a + ' ' for a in c.args)}")
+    if c.env:
+        lines.append(f" Env:\t\t{''.join(e + ' ' for e in c.env)}")
+    if c.dir:
+        lines.append(f" Dir:\t\t{c.dir}")
+    if c.HasField("init"):
+        lines.append(f" Init:\t\t{_go_bool(c.init)}")
+    if c.user:
+        lines.append(f" User: {c.user}")
+    if c.capability_add or c.capability_drop:
+        lines.append("Capabilities:")
+        if c.capability_add:
+            lines.append(f" Add: {', '.join(c.capability_add)}")
+        if c.capability_drop:
+            lines.append(f" Drop: {', '.join(c.capability_drop)}")
+    if c.sysctls:
+        lines += ["SysCtls:"] + [f" {k}: {v}" for k, v in sorted(c.sysctls.items())]
+    if c.ulimits:
+        lines += ["Ulimits:"] + [f" {u.name}: {u.soft}:{u.hard}" for u in c.ulimits]
+    if c.mounts:
+        lines.append("Mounts:")
+        for m in c.mounts:
+            lines += [
+                f" Target:\t{m.target}",
+                f"  Source:\t{m.source}",
+                f"  ReadOnly:\t{_go_bool(m.read_only)}",
+                f"  Type:\t\t{m.type}",
+            ]
+    if c.configs:
+        lines.append("Configs:")
+        for cr in c.configs:
+            lines += [f" Target:\t{cr.file.name}", f"  Source:\t{cr.config_name}"]
+    if c.secrets:
+        lines.append("Secrets:")
+        for sr in c.secrets:
+            lines += [f" Target:\t{sr.file.name}", f"  Source:\t{sr.secret_name}"]
+    lines += _resource_lines(t)
+    if t.networks:
+        lines.append("Networks:" + "".join(f" {n.target}" for n in t.networks) + " ")
+    lines.append(f"Endpoint Mode:\t{spec.endpoint_spec.mode or 'vip'}")
+    if spec.endpoint_spec.ports:
+        lines.append("Ports:")
+        for p in spec.endpoint_spec.ports:
+            lines += [
+                f" PublishedPort = {p.published_port}",
+                f"  Protocol = {p.protocol or 'tcp'}",
+                f"  TargetPort = {p.target_port}",
+                f"  PublishMode = {p.publish_mode or 'ingress'}",
+            ]
+    if c.HasField("healthcheck"):
+        h = c.healthcheck
+        lines += [
+            " Healthcheck:",
+            f"  Interval = {go_duration(h.interval)}",
+            f"  Retries = {h.retries}",
+            f"  StartPeriod =\t{go_duration(h.start_period)}",
+            f"  Timeout =\t{go_duration(h.timeout)}",
+        ]
+        if h.test:
+            lines += ["  Tests:"] + [f"\t Test = {x}" for x in h.test]
+    return "\n".join(lines) + "\n"
+
+
+# ---- service create/scale progress (docker/cli cli/command/service/progress) ----
+
+# docker's numberedStates: how far along a task is, out of 9
+PROGRESS_STEPS = {
+    "new": 1,
+    "allocated": 2,
+    "pending": 3,
+    "assigned": 4,
+    "accepted": 5,
+    "preparing": 6,
+    "ready": 7,
+    "starting": 8,
+    "running": 9,
+}
+_LONGEST_STATE = max(len(s) for s in PROGRESS_STEPS)
+
+
+def progress_bar(state: str) -> str:
+    """The `[=====>     ]` bar docker draws on a terminal for a task's state."""
+    current = PROGRESS_STEPS.get(state, 0)
+    filled = min(int(current / len(PROGRESS_STEPS) * 100) // 2, 50)
+    return f"[{'=' * filled}>{' ' * (50 - filled)}]"
+
+
+def progress_line(slot_id: str, task: objects_pb2.Task, bar: bool) -> str:
+    """`1/3: running   [=====...>]`, or `1/3: <error>` for a task that failed."""
+    if task.status.err:
+        return f"{slot_id}: {ellipsis(task.status.err, 60)}"
+    state = task_state(task.status.state)
+    text = f"{slot_id}: {state:<{_LONGEST_STATE}}"
+    return f"{text} {progress_bar(state)}" if bar else text.rstrip()

@@ -115,6 +115,11 @@ class FakeState:
         )
     )
     join_role: str = "worker"
+    services: dict[str, objects_pb2.Service] = field(default_factory=dict)
+    tasks: list[objects_pb2.Task] = field(default_factory=list)
+    # services created or scaled get running (jobs: complete) tasks at once, as if the
+    # cluster converged instantly
+    converge: bool = True
     # method name -> (status code, message): the method fails with it
     failures: dict[str, tuple[grpc.StatusCode, str]] = field(default_factory=dict)
     # method name -> {ref: (code, message)}: the method fails for that ref only
@@ -246,6 +251,129 @@ class FakeControl(_Base, control_pb2_grpc.ControlServicer):
         config = _resolve(self.state.configs, request.ref, lambda c: c.spec.name, "config", context)
         del self.state.configs[config.id]
         return control_pb2.Empty()
+
+    # ---- services and tasks ----
+
+    def _service(self, ref: str, context: Any) -> objects_pb2.Service:
+        service: objects_pb2.Service = _resolve(
+            self.state.services, ref, lambda s: s.spec.name, "service", context
+        )
+        return service
+
+    def CreateService(self, request: Any, context: Any) -> objects_pb2.Service:
+        self._enter("CreateService", request, context)
+        service_id = f"svc{next(self.state.ids):022d}"
+        spec = objects_pb2.ServiceSpec()
+        spec.CopyFrom(request.spec)
+        spec.name = spec.name or "bold_babbage"
+        spec.task_template.container.registry_auth = ""
+        service = objects_pb2.Service(id=service_id, meta=meta(1), spec=spec, spec_version=1)
+        self.state.services[service_id] = service
+        if self.state.converge:
+            converge(self.state, service)
+        return service
+
+    def GetService(self, request: Any, context: Any) -> objects_pb2.Service:
+        self._enter("GetService", request, context, request.ref)
+        return self._service(request.ref, context)
+
+    def ListServices(self, request: Any, context: Any) -> control_pb2.ServiceList:
+        self._enter("ListServices", request, context)
+        return control_pb2.ServiceList(services=list(self.state.services.values()))
+
+    def UpdateService(self, request: Any, context: Any) -> objects_pb2.Service:
+        self._enter("UpdateService", request, context, request.ref)
+        service = self._service(request.ref, context)
+        if request.version != service.meta.version:
+            context.abort(grpc.StatusCode.FAILED_PRECONDITION, "update out of sequence")
+        service.previous_spec.CopyFrom(service.spec)
+        service.spec.CopyFrom(request.spec)
+        service.meta.version += 1
+        service.spec_version += 1
+        if self.state.converge:
+            converge(self.state, service)
+        return service
+
+    def RemoveService(self, request: Any, context: Any) -> control_pb2.Empty:
+        self._enter("RemoveService", request, context, request.ref)
+        service = self._service(request.ref, context)
+        del self.state.services[service.id]
+        return control_pb2.Empty()
+
+    def ListTasks(self, request: Any, context: Any) -> control_pb2.TaskList:
+        self._enter("ListTasks", request, context)
+        found = [
+            t
+            for t in self.state.tasks
+            if (not request.service_ids or t.service_id in request.service_ids)
+            and (not request.node_ids or t.node_id in request.node_ids)
+            and (not request.desired_states or t.desired_state in request.desired_states)
+        ]
+        return control_pb2.TaskList(tasks=found)
+
+    def GetTask(self, request: Any, context: Any) -> objects_pb2.Task:
+        self._enter("GetTask", request, context, request.ref)
+        for t in self.state.tasks:
+            if t.id.startswith(request.ref):
+                return t
+        context.abort(grpc.StatusCode.NOT_FOUND, f"task {request.ref} not found")
+        raise AssertionError  # abort raises
+
+
+def make_task(
+    service: objects_pb2.Service,
+    slot: int,
+    node_id: str,
+    *,
+    state: int = objects_pb2.RUNNING,
+    desired: int = objects_pb2.RUNNING,
+    created: float = T0,
+    updated: float | None = None,
+    err: str = "",
+    task_id: str = "",
+) -> objects_pb2.Task:
+    return objects_pb2.Task(
+        id=task_id or f"task{service.id[-4:]}{slot:03d}{int(created) % 10**6:06d}".ljust(25, "x"),
+        meta=meta(1, created),
+        service_id=service.id,
+        slot=slot,
+        node_id=node_id,
+        spec=service.spec.task_template,
+        desired_state=desired,  # type: ignore[arg-type]
+        status=objects_pb2.TaskStatus(
+            state=state,  # type: ignore[arg-type]
+            timestamp=ts(updated or created),
+            err=err,
+        ),
+    )
+
+
+def converge(state: FakeState, service: objects_pb2.Service) -> None:
+    """Tasks as if the orchestrators and workers had done their work at once."""
+    nodes = sorted(state.nodes)
+    mode = service.spec.WhichOneof("mode")
+    mine = [t for t in state.tasks if t.service_id == service.id]
+    if mode in ("replicated", "replicated_job"):
+        job = mode == "replicated_job"
+        count = (
+            service.spec.replicated_job.total_completions
+            if job
+            else service.spec.replicated.replicas
+        )
+        for t in mine:
+            if t.slot > count:
+                t.desired_state = objects_pb2.SHUTDOWN
+                t.status.state = objects_pb2.SHUTDOWN
+        have = {t.slot for t in mine}
+        for slot in range(1, count + 1):
+            if slot not in have:
+                done = objects_pb2.COMPLETE if job else objects_pb2.RUNNING
+                node = nodes[(slot - 1) % len(nodes)]
+                state.tasks.append(make_task(service, slot, node, state=done, desired=done))
+    else:
+        done = objects_pb2.COMPLETE if mode == "global_job" else objects_pb2.RUNNING
+        for node in nodes:
+            state.tasks.append(make_task(service, 0, node, state=done, desired=done))
 
 
 class FakeSwarm(_Base, control_pb2_grpc.SwarmServicer):
