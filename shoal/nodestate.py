@@ -15,14 +15,13 @@ the same node. `wipe` removes all of it (`swarm leave`).
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import tempfile
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from manager.ca import CredentialStore, new_data_key
+from manager.ca.keystore import write_atomic
 
 STATE_FILE = "state.json"
 DATA_KEY_FILE = "raft-data.key"
@@ -148,22 +147,3 @@ class DataDir:
         for name in ("certificates", "raft"):
             shutil.rmtree(self.path / name, ignore_errors=True)
         (self.path / DATA_KEY_FILE).unlink(missing_ok=True)
-
-
-def write_atomic(path: Path, data: bytes, mode: int) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)

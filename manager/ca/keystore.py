@@ -92,9 +92,9 @@ class CredentialStore:
     def save(self, creds: NodeCredentials) -> None:
         creds.check()
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        _write_atomic(self.directory / ROOT_CA_FILE, creds.root_ca_pem, 0o644)
-        _write_atomic(self.directory / KEY_FILE, creds.key_pem, 0o600)
-        _write_atomic(self.directory / CERT_FILE, creds.cert_pem, 0o644)
+        write_atomic(self.directory / ROOT_CA_FILE, creds.root_ca_pem, 0o644)
+        write_atomic(self.directory / KEY_FILE, creds.key_pem, 0o600)
+        write_atomic(self.directory / CERT_FILE, creds.cert_pem, 0o644)
 
     def load(self) -> NodeCredentials:
         missing = [
@@ -147,7 +147,9 @@ class CredentialStore:
             ) from None
 
 
-def _write_atomic(path: Path, data: bytes, mode: int) -> None:
+def write_atomic(path: Path, data: bytes, mode: int) -> None:
+    """Replace `path` with `data` so that a crash leaves the old file or the new one, never a
+    mix: a temp file with `mode`, fsynced, renamed over `path`, then the directory fsynced."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, mode)  # before any secret byte lands in the file
