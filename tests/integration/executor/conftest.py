@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import shutil
 import subprocess
 import tempfile
@@ -19,49 +18,12 @@ from pathlib import Path
 import aiodocker
 import pytest
 
-from cluster_examples.lab.images import make_rootfs
-
-IMAGE = "shoal-exec-test:1"
 VOLUME = "shoal-exec-vol"  # the named volume the flags test mounts
-DOCKERFILE = 'FROM scratch\nCOPY rootfs/ /\nCMD ["/bin/sh"]\n'
-
-
-def _engine_answers() -> str:
-    """'' if the engine at DOCKER_HOST answers, else why not."""
-    if not os.environ.get("DOCKER_HOST"):
-        return "DOCKER_HOST is not set (scripts/test exports it for the integration tier)"
-    try:
-        out = subprocess.run(
-            ["docker", "version", "--format", "{{.Server.Version}}"],
-            capture_output=True,
-            text=True,
-            timeout=20,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return f"no docker CLI to reach the engine: {exc}"
-    if out.returncode != 0:
-        return f"no engine answers at {os.environ['DOCKER_HOST']}: {out.stderr.strip()}"
-    return ""
 
 
 @pytest.fixture(scope="session")
-def test_image() -> Iterator[str]:
-    why = _engine_answers()
-    if why:
-        pytest.skip(why)
-    if os.geteuid() != 0:
-        pytest.skip("the executor's integration tests need root (tmpfs for secrets, binds)")
-    with tempfile.TemporaryDirectory(prefix="shoal-exec-image-") as tmp:
-        make_rootfs(Path(tmp) / "rootfs")
-        (Path(tmp) / "Dockerfile").write_text(DOCKERFILE)
-        subprocess.run(
-            ["docker", "build", "-q", "-t", IMAGE, tmp],
-            check=True,
-            capture_output=True,
-            env={**os.environ, "DOCKER_BUILDKIT": "0"},
-        )
-    yield IMAGE
+def test_image(busybox_image: str) -> str:
+    return busybox_image
 
 
 @pytest.fixture

@@ -13,9 +13,8 @@ import asyncio
 import contextlib
 import os
 import socket
-import subprocess
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -23,7 +22,6 @@ import aiodocker
 import grpc
 import pytest
 
-from cluster_examples.lab.images import make_rootfs
 from manager.store import (
     ContainerSpec,
     ReplicatedService,
@@ -37,29 +35,14 @@ from manager.store import (
 )
 from proto import control_pb2, control_pb2_grpc
 from shoal.node import Node, NodeOptions
+from tests.integration.conftest import BUSYBOX_IMAGE as IMAGE
 
-IMAGE = "shoal-svc-test:1"
-DOCKERFILE = 'FROM scratch\nCOPY rootfs/ /\nCMD ["/bin/sh"]\n'
 LABEL_TASK = "com.docker.swarm.task.id"
 
 
 @pytest.fixture(scope="module")
-def image() -> Iterator[str]:
-    host = os.environ.get("DOCKER_HOST", "")
-    if not host:
-        pytest.skip("DOCKER_HOST is not set (scripts/test exports it for the integration tier)")
-    if os.geteuid() != 0:
-        pytest.skip("the services integration test needs root")
-    with tempfile.TemporaryDirectory(prefix="shoal-svc-image-") as tmp:
-        make_rootfs(Path(tmp) / "rootfs")
-        (Path(tmp) / "Dockerfile").write_text(DOCKERFILE)
-        subprocess.run(
-            ["docker", "build", "-q", "-t", IMAGE, tmp],
-            check=True,
-            capture_output=True,
-            env={**os.environ, "DOCKER_BUILDKIT": "0"},
-        )
-    yield IMAGE
+def image(busybox_image: str) -> str:
+    return busybox_image
 
 
 def _free_pair() -> int:
