@@ -13,7 +13,8 @@
 
     while this manager leads: Dispatcher.run (nodes Down after missed heartbeats),
     MembershipReconciler.run (reachability, leader flag, promote/demote), the assignment
-    streams and task status intake, the orchestrators and the scheduler
+    streams and task status intake, the log broker (`service logs`; a follower relays the
+    leader's stream), the orchestrators and the scheduler
 
 Every RPC on both ports goes through manager.ca's AuthorizationInterceptor with the table in
 `authorization_policy()`; a node listed in the Cluster object's `removed_nodes` is refused.
@@ -25,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -63,6 +64,8 @@ from manager.dispatcher import (
     TaskStatusIntake,
 )
 from manager.dispatcher import add_to_server as add_dispatcher
+from manager.logbroker import LogBroker
+from manager.logbroker_wire import service_logs
 from manager.membership import MembershipReconciler
 from manager.orchestrator import (
     ConstraintEnforcer,
@@ -78,7 +81,7 @@ from manager.raft.transport import GrpcTransport
 from manager.raft.types import ConfState, HardState
 from manager.scheduler import Scheduler
 from manager.store import Cluster, RaftProposer, Store
-from proto import control_pb2_grpc, node_pb2_grpc
+from proto import control_pb2, control_pb2_grpc, node_pb2_grpc
 
 log = logging.getLogger(__name__)
 
@@ -242,8 +245,11 @@ class Manager:
         node_pb2_grpc.add_NodeCAServicer_to_server(ca, self.cluster_server)  # type: ignore[no-untyped-call]
         node_pb2_grpc.add_NodeCAServicer_to_server(ca, self.join_server)  # type: ignore[no-untyped-call]
         node_pb2_grpc.add_RaftMembershipServicer_to_server(membership, self.cluster_server)  # type: ignore[no-untyped-call]
+        self.log_broker = LogBroker(LoopClock())
         if self._control_factory is not None:
-            self.control = ForwardingControl(self._control_factory(self.store), self.link)
+            self.control = ForwardingControl(
+                self._control_factory(self.store), self.link, logs=self._service_logs
+            )
             control_pb2_grpc.add_ControlServicer_to_server(self.control, self.cluster_server)  # type: ignore[no-untyped-call]
         clock = LoopClock()
         self.dispatcher = Dispatcher(self.store, clock, is_leader=lambda: self.is_leader)
@@ -256,6 +262,7 @@ class Manager:
                 managers=lambda: sorted(set(self.driver.members.values())),
                 assignments=self.assignments,
                 task_status=self.task_status,
+                logs=self.log_broker,
             ),
             self.cluster_server,
         )
@@ -264,6 +271,11 @@ class Manager:
         )
         for extend in self._extensions:
             extend(self, self.cluster_server)
+
+    def _service_logs(
+        self, request: control_pb2.ServiceLogsRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[control_pb2.ServiceLogsMessage]:
+        return service_logs(self.log_broker, self.store, request, context)
 
     def _authorizer(self) -> Authorizer:
         return Authorizer(
@@ -370,6 +382,7 @@ class Manager:
                 tg.create_task(self.reconciler.run())
                 tg.create_task(self.assignments.run())
                 tg.create_task(self.task_status.run())
+                tg.create_task(self.log_broker.run())
                 for loop in orchestrators:
                     tg.create_task(self._while_leading(loop.name, loop.run))
                 tg.create_task(self._while_leading("scheduler", scheduler.run))
@@ -379,6 +392,7 @@ class Manager:
                 await self.reconciler.stop()
                 await self.assignments.stop()
                 await self.task_status.stop()
+                await self.log_broker.stop()
                 for loop in orchestrators:
                     loop.stop()
                 await scheduler.stop()

@@ -1,4 +1,5 @@
 from proto import objects_pb2 as _objects_pb2
+from proto import logs_pb2 as _logs_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -200,3 +201,25 @@ class InfoResponse(_message.Message):
     nodes: int
     managers: int
     def __init__(self, local_node_state: _Optional[str] = ..., node_id: _Optional[str] = ..., node_addr: _Optional[str] = ..., cluster_id: _Optional[str] = ..., control_available: _Optional[bool] = ..., error: _Optional[str] = ..., remote_managers: _Optional[_Iterable[str]] = ..., nodes: _Optional[int] = ..., managers: _Optional[int] = ...) -> None: ...
+
+class ServiceLogsRequest(_message.Message):
+    __slots__ = ("ref", "follow", "tail", "since_unix_nano", "timestamps")
+    REF_FIELD_NUMBER: _ClassVar[int]
+    FOLLOW_FIELD_NUMBER: _ClassVar[int]
+    TAIL_FIELD_NUMBER: _ClassVar[int]
+    SINCE_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
+    TIMESTAMPS_FIELD_NUMBER: _ClassVar[int]
+    ref: str
+    follow: bool
+    tail: int
+    since_unix_nano: int
+    timestamps: bool
+    def __init__(self, ref: _Optional[str] = ..., follow: _Optional[bool] = ..., tail: _Optional[int] = ..., since_unix_nano: _Optional[int] = ..., timestamps: _Optional[bool] = ...) -> None: ...
+
+class ServiceLogsMessage(_message.Message):
+    __slots__ = ("messages", "warnings")
+    MESSAGES_FIELD_NUMBER: _ClassVar[int]
+    WARNINGS_FIELD_NUMBER: _ClassVar[int]
+    messages: _containers.RepeatedCompositeFieldContainer[_logs_pb2.LogMessage]
+    warnings: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, messages: _Optional[_Iterable[_Union[_logs_pb2.LogMessage, _Mapping]]] = ..., warnings: _Optional[_Iterable[str]] = ...) -> None: ...

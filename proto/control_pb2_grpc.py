@@ -140,6 +140,11 @@ class ControlStub:
                 request_serializer=proto_dot_control__pb2.GetRequest.SerializeToString,
                 response_deserializer=proto_dot_objects__pb2.Task.FromString,
                 _registered_method=True)
+        self.ServiceLogs = channel.unary_stream(
+                '/shoal.control.Control/ServiceLogs',
+                request_serializer=proto_dot_control__pb2.ServiceLogsRequest.SerializeToString,
+                response_deserializer=proto_dot_control__pb2.ServiceLogsMessage.FromString,
+                _registered_method=True)
 
 
 class ControlServicer:
@@ -280,6 +285,16 @@ class ControlServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ServiceLogs(self, request, context):
+        """service logs: the output of a service's (or one task's) containers, gathered from the
+        nodes by the leader's log broker (a follower forwards the stream). Without `follow` the
+        stream ends once every node running tasks of the selection has sent what it has (or after
+        a timeout, with a warning naming the nodes that did not answer).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ControlServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -387,6 +402,11 @@ def add_ControlServicer_to_server(servicer, server):
                     servicer.GetTask,
                     request_deserializer=proto_dot_control__pb2.GetRequest.FromString,
                     response_serializer=proto_dot_objects__pb2.Task.SerializeToString,
+            ),
+            'ServiceLogs': grpc.unary_stream_rpc_method_handler(
+                    servicer.ServiceLogs,
+                    request_deserializer=proto_dot_control__pb2.ServiceLogsRequest.FromString,
+                    response_serializer=proto_dot_control__pb2.ServiceLogsMessage.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -956,6 +976,33 @@ class Control:
             '/shoal.control.Control/GetTask',
             proto_dot_control__pb2.GetRequest.SerializeToString,
             proto_dot_objects__pb2.Task.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ServiceLogs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/shoal.control.Control/ServiceLogs',
+            proto_dot_control__pb2.ServiceLogsRequest.SerializeToString,
+            proto_dot_control__pb2.ServiceLogsMessage.FromString,
             options,
             channel_credentials,
             insecure,

@@ -23,35 +23,44 @@ _sym_db = _symbol_database.Default()
 
 
 from proto import objects_pb2 as proto_dot_objects__pb2
+from proto import logs_pb2 as proto_dot_logs__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16proto/dispatcher.proto\x12\x10shoal.dispatcher\x1a\x13proto/objects.proto\"y\n\x10HeartbeatRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0c\n\x04\x61\x64\x64r\x18\x02 \x01(\t\x12\x36\n\x0b\x64\x65scription\x18\x03 \x01(\x0b\x32\x1c.shoal.store.NodeDescriptionH\x00\x88\x01\x01\x42\x0e\n\x0c_description\"z\n\x11HeartbeatResponse\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x08\x12\x16\n\x0eperiod_seconds\x18\x02 \x01(\x01\x12\x13\n\x0bleader_addr\x18\x03 \x01(\t\x12\x10\n\x08managers\x18\x04 \x03(\t\x12\x14\n\x0c\x64\x65sired_role\x18\x05 \x01(\t\"%\n\x12\x41ssignmentsRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\t\"\xe8\x01\n\x10\x41ssignmentChange\x12\x39\n\x06\x61\x63tion\x18\x01 \x01(\x0e\x32).shoal.dispatcher.AssignmentChange.Action\x12!\n\x04task\x18\x02 \x01(\x0b\x32\x11.shoal.store.TaskH\x00\x12%\n\x06secret\x18\x03 \x01(\x0b\x32\x13.shoal.store.SecretH\x00\x12%\n\x06\x63onfig\x18\x04 \x01(\x0b\x32\x13.shoal.store.ConfigH\x00\" \n\x06\x41\x63tion\x12\n\n\x06UPDATE\x10\x00\x12\n\n\x06REMOVE\x10\x01\x42\x06\n\x04item\"\xcf\x01\n\x12\x41ssignmentsMessage\x12\x37\n\x04type\x18\x01 \x01(\x0e\x32).shoal.dispatcher.AssignmentsMessage.Type\x12\x10\n\x08sequence\x18\x02 \x01(\x04\x12\x12\n\napplies_to\x18\x03 \x01(\x04\x12\x33\n\x07\x63hanges\x18\x04 \x03(\x0b\x32\".shoal.dispatcher.AssignmentChange\"%\n\x04Type\x12\x0c\n\x08\x43OMPLETE\x10\x00\x12\x0f\n\x0bINCREMENTAL\x10\x01\"L\n\x10TaskStatusUpdate\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\'\n\x06status\x18\x02 \x01(\x0b\x32\x17.shoal.store.TaskStatus\"_\n\x17UpdateTaskStatusRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x33\n\x07updates\x18\x02 \x03(\x0b\x32\".shoal.dispatcher.TaskStatusUpdate\"\x1a\n\x18UpdateTaskStatusResponse2\xaa\x02\n\nDispatcher\x12T\n\tHeartbeat\x12\".shoal.dispatcher.HeartbeatRequest\x1a#.shoal.dispatcher.HeartbeatResponse\x12[\n\x0b\x41ssignments\x12$.shoal.dispatcher.AssignmentsRequest\x1a$.shoal.dispatcher.AssignmentsMessage0\x01\x12i\n\x10UpdateTaskStatus\x12).shoal.dispatcher.UpdateTaskStatusRequest\x1a*.shoal.dispatcher.UpdateTaskStatusResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16proto/dispatcher.proto\x12\x10shoal.dispatcher\x1a\x13proto/objects.proto\x1a\x10proto/logs.proto\"y\n\x10HeartbeatRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0c\n\x04\x61\x64\x64r\x18\x02 \x01(\t\x12\x36\n\x0b\x64\x65scription\x18\x03 \x01(\x0b\x32\x1c.shoal.store.NodeDescriptionH\x00\x88\x01\x01\x42\x0e\n\x0c_description\"z\n\x11HeartbeatResponse\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x08\x12\x16\n\x0eperiod_seconds\x18\x02 \x01(\x01\x12\x13\n\x0bleader_addr\x18\x03 \x01(\t\x12\x10\n\x08managers\x18\x04 \x03(\t\x12\x14\n\x0c\x64\x65sired_role\x18\x05 \x01(\t\"%\n\x12\x41ssignmentsRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\t\"\xe8\x01\n\x10\x41ssignmentChange\x12\x39\n\x06\x61\x63tion\x18\x01 \x01(\x0e\x32).shoal.dispatcher.AssignmentChange.Action\x12!\n\x04task\x18\x02 \x01(\x0b\x32\x11.shoal.store.TaskH\x00\x12%\n\x06secret\x18\x03 \x01(\x0b\x32\x13.shoal.store.SecretH\x00\x12%\n\x06\x63onfig\x18\x04 \x01(\x0b\x32\x13.shoal.store.ConfigH\x00\" \n\x06\x41\x63tion\x12\n\n\x06UPDATE\x10\x00\x12\n\n\x06REMOVE\x10\x01\x42\x06\n\x04item\"\xcf\x01\n\x12\x41ssignmentsMessage\x12\x37\n\x04type\x18\x01 \x01(\x0e\x32).shoal.dispatcher.AssignmentsMessage.Type\x12\x10\n\x08sequence\x18\x02 \x01(\x04\x12\x12\n\napplies_to\x18\x03 \x01(\x04\x12\x33\n\x07\x63hanges\x18\x04 \x03(\x0b\x32\".shoal.dispatcher.AssignmentChange\"%\n\x04Type\x12\x0c\n\x08\x43OMPLETE\x10\x00\x12\x0f\n\x0bINCREMENTAL\x10\x01\"L\n\x10TaskStatusUpdate\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\'\n\x06status\x18\x02 \x01(\x0b\x32\x17.shoal.store.TaskStatus\"_\n\x17UpdateTaskStatusRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x33\n\x07updates\x18\x02 \x03(\x0b\x32\".shoal.dispatcher.TaskStatusUpdate\"\x1a\n\x18UpdateTaskStatusResponse\"*\n\x17LogSubscriptionsRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\t\"\x8a\x01\n\x0fLogSubscription\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0bservice_ids\x18\x02 \x03(\t\x12\x10\n\x08task_ids\x18\x03 \x03(\t\x12\x0e\n\x06\x66ollow\x18\x04 \x01(\x08\x12\x0c\n\x04tail\x18\x05 \x01(\x03\x12\x17\n\x0fsince_unix_nano\x18\x06 \x01(\x03\x12\r\n\x05\x63lose\x18\x07 \x01(\x08\"f\n\x12PublishLogsMessage\x12\x17\n\x0fsubscription_id\x18\x01 \x01(\t\x12(\n\x08messages\x18\x02 \x03(\x0b\x32\x16.shoal.logs.LogMessage\x12\r\n\x05\x63lose\x18\x03 \x01(\x08\"\x15\n\x13PublishLogsResponse2\xec\x03\n\nDispatcher\x12T\n\tHeartbeat\x12\".shoal.dispatcher.HeartbeatRequest\x1a#.shoal.dispatcher.HeartbeatResponse\x12[\n\x0b\x41ssignments\x12$.shoal.dispatcher.AssignmentsRequest\x1a$.shoal.dispatcher.AssignmentsMessage0\x01\x12i\n\x10UpdateTaskStatus\x12).shoal.dispatcher.UpdateTaskStatusRequest\x1a*.shoal.dispatcher.UpdateTaskStatusResponse\x12\x62\n\x10LogSubscriptions\x12).shoal.dispatcher.LogSubscriptionsRequest\x1a!.shoal.dispatcher.LogSubscription0\x01\x12\\\n\x0bPublishLogs\x12$.shoal.dispatcher.PublishLogsMessage\x1a%.shoal.dispatcher.PublishLogsResponse(\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'proto.dispatcher_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_HEARTBEATREQUEST']._serialized_start=65
-  _globals['_HEARTBEATREQUEST']._serialized_end=186
-  _globals['_HEARTBEATRESPONSE']._serialized_start=188
-  _globals['_HEARTBEATRESPONSE']._serialized_end=310
-  _globals['_ASSIGNMENTSREQUEST']._serialized_start=312
-  _globals['_ASSIGNMENTSREQUEST']._serialized_end=349
-  _globals['_ASSIGNMENTCHANGE']._serialized_start=352
-  _globals['_ASSIGNMENTCHANGE']._serialized_end=584
-  _globals['_ASSIGNMENTCHANGE_ACTION']._serialized_start=544
-  _globals['_ASSIGNMENTCHANGE_ACTION']._serialized_end=576
-  _globals['_ASSIGNMENTSMESSAGE']._serialized_start=587
-  _globals['_ASSIGNMENTSMESSAGE']._serialized_end=794
-  _globals['_ASSIGNMENTSMESSAGE_TYPE']._serialized_start=757
-  _globals['_ASSIGNMENTSMESSAGE_TYPE']._serialized_end=794
-  _globals['_TASKSTATUSUPDATE']._serialized_start=796
-  _globals['_TASKSTATUSUPDATE']._serialized_end=872
-  _globals['_UPDATETASKSTATUSREQUEST']._serialized_start=874
-  _globals['_UPDATETASKSTATUSREQUEST']._serialized_end=969
-  _globals['_UPDATETASKSTATUSRESPONSE']._serialized_start=971
-  _globals['_UPDATETASKSTATUSRESPONSE']._serialized_end=997
-  _globals['_DISPATCHER']._serialized_start=1000
-  _globals['_DISPATCHER']._serialized_end=1298
+  _globals['_HEARTBEATREQUEST']._serialized_start=83
+  _globals['_HEARTBEATREQUEST']._serialized_end=204
+  _globals['_HEARTBEATRESPONSE']._serialized_start=206
+  _globals['_HEARTBEATRESPONSE']._serialized_end=328
+  _globals['_ASSIGNMENTSREQUEST']._serialized_start=330
+  _globals['_ASSIGNMENTSREQUEST']._serialized_end=367
+  _globals['_ASSIGNMENTCHANGE']._serialized_start=370
+  _globals['_ASSIGNMENTCHANGE']._serialized_end=602
+  _globals['_ASSIGNMENTCHANGE_ACTION']._serialized_start=562
+  _globals['_ASSIGNMENTCHANGE_ACTION']._serialized_end=594
+  _globals['_ASSIGNMENTSMESSAGE']._serialized_start=605
+  _globals['_ASSIGNMENTSMESSAGE']._serialized_end=812
+  _globals['_ASSIGNMENTSMESSAGE_TYPE']._serialized_start=775
+  _globals['_ASSIGNMENTSMESSAGE_TYPE']._serialized_end=812
+  _globals['_TASKSTATUSUPDATE']._serialized_start=814
+  _globals['_TASKSTATUSUPDATE']._serialized_end=890
+  _globals['_UPDATETASKSTATUSREQUEST']._serialized_start=892
+  _globals['_UPDATETASKSTATUSREQUEST']._serialized_end=987
+  _globals['_UPDATETASKSTATUSRESPONSE']._serialized_start=989
+  _globals['_UPDATETASKSTATUSRESPONSE']._serialized_end=1015
+  _globals['_LOGSUBSCRIPTIONSREQUEST']._serialized_start=1017
+  _globals['_LOGSUBSCRIPTIONSREQUEST']._serialized_end=1059
+  _globals['_LOGSUBSCRIPTION']._serialized_start=1062
+  _globals['_LOGSUBSCRIPTION']._serialized_end=1200
+  _globals['_PUBLISHLOGSMESSAGE']._serialized_start=1202
+  _globals['_PUBLISHLOGSMESSAGE']._serialized_end=1304
+  _globals['_PUBLISHLOGSRESPONSE']._serialized_start=1306
+  _globals['_PUBLISHLOGSRESPONSE']._serialized_end=1327
+  _globals['_DISPATCHER']._serialized_start=1330
+  _globals['_DISPATCHER']._serialized_end=1822
 # @@protoc_insertion_point(module_scope)

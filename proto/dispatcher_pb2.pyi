@@ -1,4 +1,5 @@
 from proto import objects_pb2 as _objects_pb2
+from proto import logs_pb2 as _logs_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -91,5 +92,43 @@ class UpdateTaskStatusRequest(_message.Message):
     def __init__(self, node_id: _Optional[str] = ..., updates: _Optional[_Iterable[_Union[TaskStatusUpdate, _Mapping]]] = ...) -> None: ...
 
 class UpdateTaskStatusResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class LogSubscriptionsRequest(_message.Message):
+    __slots__ = ("node_id",)
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    node_id: str
+    def __init__(self, node_id: _Optional[str] = ...) -> None: ...
+
+class LogSubscription(_message.Message):
+    __slots__ = ("id", "service_ids", "task_ids", "follow", "tail", "since_unix_nano", "close")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    SERVICE_IDS_FIELD_NUMBER: _ClassVar[int]
+    TASK_IDS_FIELD_NUMBER: _ClassVar[int]
+    FOLLOW_FIELD_NUMBER: _ClassVar[int]
+    TAIL_FIELD_NUMBER: _ClassVar[int]
+    SINCE_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
+    CLOSE_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    service_ids: _containers.RepeatedScalarFieldContainer[str]
+    task_ids: _containers.RepeatedScalarFieldContainer[str]
+    follow: bool
+    tail: int
+    since_unix_nano: int
+    close: bool
+    def __init__(self, id: _Optional[str] = ..., service_ids: _Optional[_Iterable[str]] = ..., task_ids: _Optional[_Iterable[str]] = ..., follow: _Optional[bool] = ..., tail: _Optional[int] = ..., since_unix_nano: _Optional[int] = ..., close: _Optional[bool] = ...) -> None: ...
+
+class PublishLogsMessage(_message.Message):
+    __slots__ = ("subscription_id", "messages", "close")
+    SUBSCRIPTION_ID_FIELD_NUMBER: _ClassVar[int]
+    MESSAGES_FIELD_NUMBER: _ClassVar[int]
+    CLOSE_FIELD_NUMBER: _ClassVar[int]
+    subscription_id: str
+    messages: _containers.RepeatedCompositeFieldContainer[_logs_pb2.LogMessage]
+    close: bool
+    def __init__(self, subscription_id: _Optional[str] = ..., messages: _Optional[_Iterable[_Union[_logs_pb2.LogMessage, _Mapping]]] = ..., close: _Optional[bool] = ...) -> None: ...
+
+class PublishLogsResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...

@@ -49,6 +49,16 @@ class DispatcherStub:
                 request_serializer=proto_dot_dispatcher__pb2.UpdateTaskStatusRequest.SerializeToString,
                 response_deserializer=proto_dot_dispatcher__pb2.UpdateTaskStatusResponse.FromString,
                 _registered_method=True)
+        self.LogSubscriptions = channel.unary_stream(
+                '/shoal.dispatcher.Dispatcher/LogSubscriptions',
+                request_serializer=proto_dot_dispatcher__pb2.LogSubscriptionsRequest.SerializeToString,
+                response_deserializer=proto_dot_dispatcher__pb2.LogSubscription.FromString,
+                _registered_method=True)
+        self.PublishLogs = channel.stream_unary(
+                '/shoal.dispatcher.Dispatcher/PublishLogs',
+                request_serializer=proto_dot_dispatcher__pb2.PublishLogsMessage.SerializeToString,
+                response_deserializer=proto_dot_dispatcher__pb2.PublishLogsResponse.FromString,
+                _registered_method=True)
 
 
 class DispatcherServicer:
@@ -76,6 +86,22 @@ class DispatcherServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def LogSubscriptions(self, request, context):
+        """The log subscriptions that may concern the caller's tasks (`service logs`), as they open
+        and close. Leader only (UNAVAILABLE elsewhere, like Assignments).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PublishLogs(self, request_iterator, context):
+        """The caller's answer to subscriptions: its containers' lines; `close` ends the node's part
+        of a subscription (a non-follow one completes when every node it waits for closed).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DispatcherServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -93,6 +119,16 @@ def add_DispatcherServicer_to_server(servicer, server):
                     servicer.UpdateTaskStatus,
                     request_deserializer=proto_dot_dispatcher__pb2.UpdateTaskStatusRequest.FromString,
                     response_serializer=proto_dot_dispatcher__pb2.UpdateTaskStatusResponse.SerializeToString,
+            ),
+            'LogSubscriptions': grpc.unary_stream_rpc_method_handler(
+                    servicer.LogSubscriptions,
+                    request_deserializer=proto_dot_dispatcher__pb2.LogSubscriptionsRequest.FromString,
+                    response_serializer=proto_dot_dispatcher__pb2.LogSubscription.SerializeToString,
+            ),
+            'PublishLogs': grpc.stream_unary_rpc_method_handler(
+                    servicer.PublishLogs,
+                    request_deserializer=proto_dot_dispatcher__pb2.PublishLogsMessage.FromString,
+                    response_serializer=proto_dot_dispatcher__pb2.PublishLogsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -176,6 +212,60 @@ class Dispatcher:
             '/shoal.dispatcher.Dispatcher/UpdateTaskStatus',
             proto_dot_dispatcher__pb2.UpdateTaskStatusRequest.SerializeToString,
             proto_dot_dispatcher__pb2.UpdateTaskStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def LogSubscriptions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/shoal.dispatcher.Dispatcher/LogSubscriptions',
+            proto_dot_dispatcher__pb2.LogSubscriptionsRequest.SerializeToString,
+            proto_dot_dispatcher__pb2.LogSubscription.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PublishLogs(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/shoal.dispatcher.Dispatcher/PublishLogs',
+            proto_dot_dispatcher__pb2.PublishLogsMessage.SerializeToString,
+            proto_dot_dispatcher__pb2.PublishLogsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -78,6 +78,7 @@ from shoal.nodestate import DataDir
 from shoal.nodestate import NodeState as SavedState
 from worker.agent import Agent
 from worker.describe import NodeDescriber, docker_info
+from worker.logs import WithLogs, docker_log_agent
 from worker.tasks import docker_task_manager
 
 log = logging.getLogger("shoal.node")
@@ -395,14 +396,25 @@ class Node:
             on_desired_role=self._change_role,
             role=state.role,
             addr=split_addr(state.advertise_addr)[0],
-            tasks=docker_task_manager(
-                node_id=state.node_id,
-                engine_socket=self.options.engine_socket,
-                data_dir=self.options.data_dir,
-                hostname=self._hostname,
-                clock=LoopClock(),
-            ),
+            tasks=self._task_session(state),
         )
+
+    def _task_session(self, state: SavedState) -> WithLogs:
+        """The node's tasks (Docker) and the answers to `service logs` subscriptions."""
+        tasks = docker_task_manager(
+            node_id=state.node_id,
+            engine_socket=self.options.engine_socket,
+            data_dir=self.options.data_dir,
+            hostname=self._hostname,
+            clock=LoopClock(),
+        )
+        logs, close = docker_log_agent(
+            node_id=state.node_id,
+            engine_socket=self.options.engine_socket,
+            tasks=lambda: tasks.tasks,
+            clock=LoopClock(),
+        )
+        return WithLogs(tasks, logs, close)
 
     def _managers_seen(self, managers: list[str]) -> None:
         membership = self._membership

@@ -21,7 +21,7 @@ NotLeader / ProposalLost; this wrapper turns those into forwarding or UNAVAILABL
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, Protocol, TypeVar
 
 import grpc
@@ -46,9 +46,16 @@ WORKER_MESSAGE = (
 FORWARDED_KEY = "shoal-forwarded"
 FORWARD_TIMEOUT = 60.0  # a forwarded call may include a Raft membership change
 
+# Unary methods, forwarded by `_method`; the server-streaming ones (ServiceLogs) are written out.
 CONTROL_METHODS: tuple[str, ...] = tuple(
-    m.name for m in control_pb2.DESCRIPTOR.services_by_name["Control"].methods
+    m.name
+    for m in control_pb2.DESCRIPTOR.services_by_name["Control"].methods
+    if not m.server_streaming
 )
+LogsHandler = Callable[
+    [control_pb2.ServiceLogsRequest, grpc.aio.ServicerContext],
+    AsyncIterator[control_pb2.ServiceLogsMessage],
+]
 
 
 class RaftView(Protocol):
@@ -182,9 +189,34 @@ async def abort_for(context: grpc.aio.ServicerContext, error: BaseException) -> 
 class ForwardingControl(control_pb2_grpc.ControlServicer):
     """Control as every manager serves it: `inner` (the store servicer) + leader forwarding."""
 
-    def __init__(self, inner: Any, link: LeaderLink) -> None:
+    def __init__(self, inner: Any, link: LeaderLink, *, logs: LogsHandler | None = None) -> None:
         self._inner = inner
         self._link = link
+        self._logs = logs
+
+    async def ServiceLogs(
+        self, request: control_pb2.ServiceLogsRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[control_pb2.ServiceLogsMessage]:
+        """The log broker runs on the leader only: a follower relays the leader's stream."""
+        if self._logs is None:
+            await context.abort(grpc.StatusCode.UNIMPLEMENTED, "this manager serves no logs")
+        assert self._logs is not None
+        if self._link.is_leader:
+            async for message in self._logs(request, context):
+                yield message
+            return
+        addr = self._link.leader_addr()
+        if was_forwarded(context) or not addr:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, NO_LEADER_MESSAGE)
+        stub = control_pb2_grpc.ControlStub(self._link.channel(addr))  # type: ignore[no-untyped-call]
+        call = stub.ServiceLogs(request, metadata=FORWARD_METADATA)
+        try:
+            async for message in call:
+                yield message
+        except grpc.aio.AioRpcError as e:
+            await context.abort(e.code(), e.details() or "")
+        finally:
+            call.cancel()
 
     async def _handle(self, name: str, request: Any, context: grpc.aio.ServicerContext) -> Any:
         async def local() -> Any:
@@ -215,6 +247,16 @@ class LocalControl(control_pb2_grpc.ControlServicer):
             await context.abort(grpc.StatusCode.FAILED_PRECONDITION, target)
         assert not isinstance(target, str)
         return await getattr(target, name)(request, context)
+
+    async def ServiceLogs(
+        self, request: control_pb2.ServiceLogsRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[control_pb2.ServiceLogsMessage]:
+        target = self._target()
+        if isinstance(target, str):
+            await context.abort(grpc.StatusCode.FAILED_PRECONDITION, target)
+        assert not isinstance(target, str)
+        async for message in target.ServiceLogs(request, context):
+            yield message
 
 
 def _method(name: str) -> Callable[..., Awaitable[Any]]:

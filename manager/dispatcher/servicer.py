@@ -13,12 +13,14 @@ from typing import Any, NoReturn
 
 import grpc
 
+from manager import logbroker_wire
 from manager.ca import NodeIdentity, current_node
 from manager.dispatcher import wire
 from manager.dispatcher.assignments import AssignmentDispatcher
 from manager.dispatcher.dispatcher import Dispatcher
 from manager.dispatcher.errors import DispatcherNotLeader, UnknownNode
 from manager.dispatcher.status import ForeignTask, TaskStatusIntake
+from manager.logbroker import LogBroker
 from manager.raft import NotLeader, ProposalLost
 from proto import dispatcher_pb2, dispatcher_pb2_grpc
 
@@ -33,6 +35,7 @@ class DispatcherServicer(dispatcher_pb2_grpc.DispatcherServicer):
         identify: Callable[[], NodeIdentity | None] = current_node,
         assignments: AssignmentDispatcher | None = None,
         task_status: TaskStatusIntake | None = None,
+        logs: LogBroker | None = None,
     ) -> None:
         self._dispatcher = dispatcher
         self._leader_addr = leader_addr
@@ -40,6 +43,7 @@ class DispatcherServicer(dispatcher_pb2_grpc.DispatcherServicer):
         self._identify = identify
         self._assignments = assignments
         self._task_status = task_status
+        self._logs = logs
 
     async def Heartbeat(
         self, request: dispatcher_pb2.HeartbeatRequest, context: Any
@@ -101,6 +105,23 @@ class DispatcherServicer(dispatcher_pb2_grpc.DispatcherServicer):
         except (DispatcherNotLeader, NotLeader, ProposalLost):
             await _abort(context, grpc.StatusCode.UNAVAILABLE, _not_leader(self._leader_addr()))
         return dispatcher_pb2.UpdateTaskStatusResponse()
+
+    async def LogSubscriptions(
+        self, request: dispatcher_pb2.LogSubscriptionsRequest, context: Any
+    ) -> AsyncIterator[dispatcher_pb2.LogSubscription]:
+        caller = await self._caller(context, request.node_id)
+        if self._logs is None:
+            await _abort(context, grpc.StatusCode.UNIMPLEMENTED, "no log broker here")
+        async for message in logbroker_wire.log_subscriptions(self._logs, caller, context):
+            yield message
+
+    async def PublishLogs(
+        self, request_iterator: AsyncIterator[dispatcher_pb2.PublishLogsMessage], context: Any
+    ) -> dispatcher_pb2.PublishLogsResponse:
+        caller = await self._caller(context, "")
+        if self._logs is None:
+            await _abort(context, grpc.StatusCode.UNIMPLEMENTED, "no log broker here")
+        return await logbroker_wire.publish_logs(self._logs, caller, request_iterator, context)
 
     async def _caller(self, context: Any, claimed: str) -> str:
         """The caller's node id from its certificate; a request naming another is refused."""

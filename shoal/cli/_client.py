@@ -5,7 +5,7 @@ Every failure becomes a CliError carrying the one line the user sees after "Erro
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, ClassVar, TypeVar
 
 import click
@@ -206,6 +206,18 @@ class Daemon:
 
     def get_task(self, ref: str) -> objects_pb2.Task:
         return self._control_call("GetTask", control_pb2.GetRequest(ref=ref), objects_pb2.Task)
+
+    def service_logs(
+        self, request: control_pb2.ServiceLogsRequest
+    ) -> Iterator[control_pb2.ServiceLogsMessage]:
+        """The stream of `service logs`; ends with the logs (or, following, on ^C)."""
+        call = self._control.ServiceLogs(request)
+        try:
+            yield from call
+        except grpc.RpcError as e:
+            raise self._error(e) from None
+        finally:
+            call.cancel()
 
     def _control_call(self, name: str, request: Message, result: type[_M]) -> _M:
         return self._call(getattr(self._control, name), request, result, timeout=CONTROL_TIMEOUT)

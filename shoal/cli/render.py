@@ -634,15 +634,20 @@ def service_mode(spec: objects_pb2.ServiceSpec) -> str:
 
 
 def _running(t: objects_pb2.Task) -> bool:
-    return t.status.state == objects_pb2.RUNNING and t.desired_state <= objects_pb2.RUNNING
+    """Running and meant to be: a job's task is desired COMPLETE while it runs."""
+    return t.status.state == objects_pb2.RUNNING and t.desired_state <= objects_pb2.COMPLETE
 
 
 def service_replicas(service: objects_pb2.Service, tasks: Sequence[objects_pb2.Task]) -> str:
-    """REPLICAS of `service ls`: running/desired (jobs: also completed/total)."""
+    """REPLICAS of `service ls`: running/desired; jobs also completed/total, counting only the
+    current job iteration's tasks (swarmkit's ListServiceStatuses, docker's formatter)."""
     spec = service.spec
+    mode = spec.WhichOneof("mode") or "replicated"
+    if mode in ("replicated_job", "global_job"):
+        iteration = service.job_status.job_iteration  # 0 until the first update
+        tasks = [t for t in tasks if t.job_iteration == iteration]
     running = sum(1 for t in tasks if _running(t))
     completed = sum(1 for t in tasks if t.status.state == objects_pb2.COMPLETE)
-    mode = spec.WhichOneof("mode") or "replicated"
     if mode == "replicated":
         text = f"{running}/{spec.replicated.replicas}"
         max_per_node = spec.task_template.placement.max_replicas
@@ -651,13 +656,18 @@ def service_replicas(service: objects_pb2.Service, tasks: Sequence[objects_pb2.T
         desired = sum(1 for t in tasks if t.desired_state == objects_pb2.RUNNING)
         return f"{running}/{desired}"
     if mode == "replicated_job":
+        # desired is the concurrency, whatever is left to run: docker shows a finished
+        # 3-task job as "0/3 (3/3 completed)"
         job = spec.replicated_job
-        desired = min(job.max_concurrent, max(job.total_completions - completed, 0))
-        return f"{running}/{desired} ({completed}/{job.total_completions} completed)"
+        return f"{running}/{job.max_concurrent} ({completed}/{job.total_completions} completed)"
+    # global job: desired is the tasks still to complete; the total adds the completed ones
     desired = sum(
-        1 for t in tasks if t.desired_state in (objects_pb2.RUNNING, objects_pb2.COMPLETE)
+        1
+        for t in tasks
+        if t.desired_state == objects_pb2.RUNNING
+        or (t.desired_state == objects_pb2.COMPLETE and t.status.state != objects_pb2.COMPLETE)
     )
-    return f"{running}/{desired - completed} ({completed}/{desired} completed)"
+    return f"{running}/{desired} ({completed}/{desired + completed} completed)"
 
 
 def _port(p: objects_pb2.PortConfig) -> str:
@@ -690,6 +700,24 @@ def sort_services(services: Iterable[objects_pb2.Service]) -> list[objects_pb2.S
 def task_name(task: objects_pb2.Task, service_name: str) -> str:
     suffix = str(task.slot) if task.slot else task.node_id
     return f"{service_name}.{suffix}"
+
+
+def log_timestamp(unix_nano: int) -> str:
+    """RFC 3339 with nine fraction digits, as `service logs -t` aligns them."""
+    seconds, nanos = divmod(unix_nano, 1_000_000_000)
+    moment = time.gmtime(seconds)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", moment) + f".{nanos:09d}Z"
+
+
+def log_context(
+    service_name: str, slot_or_node: str, task_id: str, node: str, *, task_ids: bool, pad: int
+) -> str:
+    """docker's `web.1.abc123def456@node2` (without task ids: `web.1@node2`), padded so the
+    columns line up when slot numbers have different widths."""
+    name = f"{service_name}.{slot_or_node}"
+    if task_ids:
+        name += f".{task_id}"
+    return f"{name}@{node}{' ' * max(pad, 0)}    | "
 
 
 def task_rows(

@@ -19,11 +19,12 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TextIO
 
 import click
 
-from proto import objects_pb2
+from proto import control_pb2, logs_pb2, objects_pb2
 
 from . import render
 from ._client import CliError, Daemon, ObjectGroup, pass_daemon
@@ -35,6 +36,7 @@ from ._options import (
     filters_to_map,
     parse_config,
     parse_duration,
+    parse_go_duration,
     parse_int,
     parse_key_value,
     parse_mem_bytes,
@@ -773,3 +775,153 @@ def rm(ctx: click.Context, daemon: Daemon, refs: tuple[str, ...]) -> None:
             continue
         click.echo(ref)
     fail(ctx, errors)
+
+
+# ---- logs -----------------------------------------------------------------------------------
+
+
+def parse_since(text: str, now: float) -> int:
+    """docker's --since, to unix nanoseconds: a unix timestamp ("1700000000.5"), a duration
+    before now ("42m", "1h30m"), or an RFC 3339 time ("2013-01-02T13:23:37Z"; no zone: local)."""
+    if not text:
+        return 0
+    try:
+        return int(float(text) * 1_000_000_000)
+    except ValueError:
+        pass
+    try:
+        return int(now * 1_000_000_000) - parse_go_duration(text)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(
+            f'invalid value "{text}": use a time like 2013-01-02T13:23:37Z or a duration like 42m',
+            param_hint="'--since'",
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.astimezone()
+    return int(moment.timestamp()) * 1_000_000_000 + moment.microsecond * 1000
+
+
+def parse_tail(text: str) -> int:
+    """docker's --tail: a number of lines; "all", a negative or non-numeric value: all."""
+    try:
+        return max(int(text), -1)
+    except ValueError:
+        return -1
+
+
+class LogNames:
+    """Task, service and node names for the log prefixes, looked up once each."""
+
+    def __init__(self, daemon: Daemon, *, resolve: bool, no_trunc: bool) -> None:
+        self._daemon = daemon
+        self._resolve = resolve
+        self._no_trunc = no_trunc
+        self._tasks: dict[str, objects_pb2.Task | None] = {}
+        self._nodes: dict[str, str] = {}
+        self._widths: dict[str, int] = {}
+
+    def context(self, line: logs_pb2.LogMessage, *, task_ids: bool) -> str:
+        ctx = line.context
+        task = self._task(ctx.task_id)
+        if task is None:
+            slot, service_name = "", ctx.service_id
+        else:
+            slot = str(task.slot) if task.slot else task.node_id
+            service_name = task.service_annotations.name or task.service_id
+        if not self._resolve:
+            service_name = ctx.service_id
+        task_id = ctx.task_id if self._no_trunc else render.short_id(ctx.task_id)
+        pad = self._width(ctx.service_id) - len(slot) if task is not None and task.slot else 0
+        return render.log_context(
+            service_name, slot, task_id, self._node(ctx.node_id), task_ids=task_ids, pad=pad
+        )
+
+    def _task(self, task_id: str) -> objects_pb2.Task | None:
+        if task_id not in self._tasks:
+            try:
+                self._tasks[task_id] = self._daemon.get_task(task_id)
+            except CliError:
+                self._tasks[task_id] = None
+        return self._tasks[task_id]
+
+    def _node(self, node_id: str) -> str:
+        if not self._resolve:
+            return node_id
+        if node_id not in self._nodes:
+            try:
+                self._nodes[node_id] = self._daemon.get_node(node_id).description.hostname
+            except CliError:
+                self._nodes[node_id] = ""
+        return self._nodes[node_id] or node_id
+
+    def _width(self, service_id: str) -> int:
+        """The widest slot number of the service, for docker's alignment."""
+        if service_id not in self._widths:
+            try:
+                tasks = self._daemon.list_tasks(service_ids=[service_id])
+            except CliError:
+                tasks = []
+            self._widths[service_id] = max((len(str(t.slot)) for t in tasks), default=1)
+        return self._widths[service_id]
+
+
+@service.command("logs")
+@click.option("-f", "--follow", is_flag=True, help="Follow log output")
+@click.option(
+    "-n", "--tail", default="all", help="Number of lines to show from the end of the logs"
+)
+@click.option(
+    "--since",
+    default="",
+    help='Show logs since timestamp (e.g. "2013-01-02T13:23:37Z") or relative (e.g. "42m" for '
+    "42 minutes)",
+)
+@click.option("-t", "--timestamps", is_flag=True, help="Show timestamps")
+@click.option("--raw", is_flag=True, help="Do not neatly format logs")
+@click.option("--no-task-ids", is_flag=True, help="Do not include task IDs in output")
+@click.option("--no-trunc", is_flag=True, help="Do not truncate output")
+@click.option("--no-resolve", is_flag=True, help="Do not map IDs to Names in output")
+@click.argument("ref", metavar="SERVICE|TASK")
+@pass_daemon
+def logs(
+    daemon: Daemon,
+    /,
+    ref: str,
+    follow: bool,
+    tail: str,
+    since: str,
+    timestamps: bool,
+    raw: bool,
+    no_task_ids: bool,
+    no_trunc: bool,
+    no_resolve: bool,
+) -> None:
+    """Fetch the logs of a service or task"""
+    request = control_pb2.ServiceLogsRequest(
+        ref=ref,
+        follow=follow,
+        tail=parse_tail(tail),  # -1: all
+        since_unix_nano=parse_since(since, render.now()),
+        timestamps=timestamps,
+    )
+    names = LogNames(daemon, resolve=not no_resolve, no_trunc=no_trunc)
+    stdout, stderr = sys.stdout.buffer, sys.stderr.buffer
+    try:
+        for message in daemon.service_logs(request):
+            for warning in message.warnings:
+                click.echo(f"warning: {warning}", err=True)
+            for line in message.messages:
+                prefix = ""
+                if timestamps:
+                    prefix = render.log_timestamp(line.unix_nano) + " "
+                if not raw:
+                    prefix += names.context(line, task_ids=not no_task_ids)
+                out = stderr if line.stream == logs_pb2.LogMessage.STDERR else stdout
+                out.write(prefix.encode() + line.data)
+                out.flush()
+    except KeyboardInterrupt:
+        pass

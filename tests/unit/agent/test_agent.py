@@ -44,6 +44,9 @@ class FakeChannel:
     def unary_stream(self, method: str, **_: Any) -> Any:
         return None  # the generated stub makes every method; these tests only heartbeat
 
+    def stream_unary(self, method: str, **_: Any) -> Any:
+        return None  # PublishLogs (service logs), unused here
+
     def unary_unary(
         self, method: str, request_serializer: Any, response_deserializer: Any, **_: Any
     ) -> Any:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from proto import objects_pb2
 from shoal.cli import render
 from shoal.cli._options import parse_go_duration, with_default_port
 
@@ -101,3 +102,56 @@ def test_natural_sort() -> None:
 )
 def test_listen_addr_defaults(addr: str, out: str) -> None:
     assert with_default_port(addr, default_host="0.0.0.0") == out
+
+
+def _job(mode: str, iteration: int = 0) -> objects_pb2.Service:
+    service = objects_pb2.Service(id="s")
+    if mode == "replicated_job":
+        service.spec.replicated_job.total_completions = 5
+        service.spec.replicated_job.max_concurrent = 2
+    else:
+        service.spec.global_job.SetInParent()
+    service.job_status.job_iteration = iteration
+    return service
+
+
+def _task(
+    state: objects_pb2.TaskState, desired: objects_pb2.TaskState, iteration: int
+) -> objects_pb2.Task:
+    task = objects_pb2.Task(desired_state=desired, job_iteration=iteration)
+    task.status.state = state
+    return task
+
+
+RUN, DONE, STOP = objects_pb2.RUNNING, objects_pb2.COMPLETE, objects_pb2.SHUTDOWN
+
+
+@pytest.mark.parametrize(
+    ("mode", "iteration", "tasks", "text"),
+    [
+        # docker: running/max concurrent (completed/total), whatever is left to run
+        ("replicated_job", 0, [], "0/2 (0/5 completed)"),
+        ("replicated_job", 0, [(RUN, DONE, 0), (RUN, DONE, 0)], "2/2 (0/5 completed)"),
+        ("replicated_job", 0, [(DONE, DONE, 0)] * 4 + [(RUN, DONE, 0)], "1/2 (4/5 completed)"),
+        ("replicated_job", 0, [(DONE, DONE, 0)] * 5, "0/2 (5/5 completed)"),
+        # tasks of an earlier iteration do not count
+        ("replicated_job", 1, [(DONE, DONE, 0)] * 5 + [(RUN, DONE, 1)], "1/2 (0/5 completed)"),
+        # global job: desired = still to complete; total = desired + completed
+        (
+            "global_job",
+            0,
+            [(RUN, DONE, 0), (DONE, DONE, 0), (DONE, DONE, 0)],
+            "1/1 (2/3 completed)",
+        ),
+        ("global_job", 0, [(DONE, DONE, 0)] * 3, "0/0 (3/3 completed)"),
+        ("global_job", 1, [(DONE, DONE, 0), (RUN, STOP, 0), (RUN, DONE, 1)], "1/1 (0/1 completed)"),
+    ],
+)
+def test_job_replicas_like_docker(
+    mode: str,
+    iteration: int,
+    tasks: list[tuple[objects_pb2.TaskState, objects_pb2.TaskState, int]],
+    text: str,
+) -> None:
+    service = _job(mode, iteration)
+    assert render.service_replicas(service, [_task(*t) for t in tasks]) == text

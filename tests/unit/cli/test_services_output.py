@@ -150,7 +150,7 @@ def test_ls_shows_max_per_node_and_job_completions(run: Run, state: FakeState) -
         "busybox",
     )
     rows = json.loads(run("service", "ls", "--format", "json").stdout)
-    assert [r["Replicas"] for r in rows] == ["0/0 (3/3 completed)", "2/2 (max 1 per node)"]
+    assert [r["Replicas"] for r in rows] == ["0/3 (3/3 completed)", "2/2 (max 1 per node)"]
 
 
 def test_ps_shows_history_under_each_slot_with_errors(run: Run, state: FakeState) -> None:
