@@ -3,7 +3,8 @@
 containers serve; a killed container replaced after the restart delay; a worker's daemon
 killed (its tasks rescheduled) and started again (its stale tasks shut down); a global service
 following drains and a node leaving and joining again; a job run to completion; a failing
-image's exit code in `service ps`; `service rm` leaving nothing behind.
+image's exit code in `service ps`; `service logs` gathering every replica's output;
+`service rm` leaving nothing behind.
 
 One lab for the module: n1 a manager, n2 and n3 workers, default settings (heartbeat period
 5 s, restart delay 5 s). Tests run in file order and each removes its services.
@@ -306,6 +307,38 @@ def test_a_failing_image_shows_its_exit_code_and_is_not_restarted(
     assert f'"{BAD_EXIT}"' in table, table
     assert replicas(lab, "bad") == "0/1"
     rm_service(lab, "bad")
+
+
+def test_service_logs_shows_every_replicas_output(lab: LabCli, registry: str) -> None:
+    shoal(lab, MANAGER, "service", "create", "-d", "--name", "talk", "--replicas", "3",
+          f"{registry}/tools", "sh", "-c",
+          'echo "hello from $(hostname)"; echo "oops from $(hostname)" >&2; sleep 600',
+          )  # fmt: skip
+    wait_for("3 talkers running", lambda: sum(running_per_node(lab, "talk").values()) == 3)
+    containers_by_task = {r["ID"]: r for r in ps(lab, "talk")}
+    hostnames = {
+        docker(lab, n, "inspect", "-f", "{{.Config.Hostname}}", c)
+        for n in NODES
+        for c in containers(lab, n, "talk")
+    }
+    assert len(hostnames) == 3
+
+    def every_line() -> bool:
+        # asked on the manager; the lines come from all three nodes' engines
+        done = shoal(lab, MANAGER, "service", "logs", "--no-trunc", "talk", check=False)
+        out = done.stdout + done.stderr
+        return all(f"hello from {h}" in out and f"oops from {h}" in out for h in hostnames)
+
+    took = wait_for("every replica's stdout and stderr in service logs", every_line)
+    print(f"service logs had every replica's output after {took:.1f}s")
+    out = shoal(lab, MANAGER, "service", "logs", "--no-trunc", "talk").stdout
+    for line in out.splitlines():
+        context, _, text = line.partition("|")
+        name, _, node = context.strip().partition("@")
+        assert name.rsplit(".", 1)[1] in containers_by_task, line  # talk.<slot>.<task id>
+        assert node in NODES, line
+        assert text.strip().startswith("hello from "), line
+    rm_service(lab, "talk")
 
 
 def test_service_rm_leaves_no_container_on_any_node(lab: LabCli, registry: str) -> None:
