@@ -68,6 +68,7 @@ class Lab:
         self._refuse_if_up()
         cleanup.remove_everything(self.state_dir)
         self.state_dir.mkdir(parents=True)
+        OWNER_FILE.write_text(f"{self.state_dir}\n")
         state = LabState(subnet=subnet, nodes=node_names(nodes), managers=managers)
         state.save(self.state_dir)  # from here on, `down` knows what to remove
         try:
@@ -110,16 +111,29 @@ class Lab:
         return engine.start(node, paths, state.registry_address())
 
     def _refuse_if_up(self) -> None:
+        self._refuse_if_another_lab_owns_the_host()
         state = LabState.load(self.state_dir)
-        if state is None or not netns_exists(SWITCH_NETNS):
-            return
-        pids = [state.registry_pid, *state.engine_pids.values(), *state.shoald_pids.values()]
-        if any(engine.alive(p) for p in pids):
+        if state is not None and netns_exists(SWITCH_NETNS) and _alive(state):
             raise LabError(
                 f"a lab of {len(state.nodes)} nodes is already up; run 'shoal-lab down' first"
             )
 
+    def _refuse_if_another_lab_owns_the_host(self) -> None:
+        """Namespace names are fixed, so one lab runs per host: never tear down a live lab
+        that another state dir started."""
+        try:
+            owner = Path(OWNER_FILE.read_text().strip())
+        except OSError:
+            return
+        other = LabState.load(owner) if owner != self.state_dir else None
+        if other is not None and _alive(other):
+            raise LabError(
+                f"another lab is up on this host (state dir {owner}); run "
+                f"'shoal-lab --state-dir {owner} down' first"
+            )
+
     def down(self) -> list[str]:
+        self._refuse_if_another_lab_owns_the_host()
         state = LabState.load(self.state_dir)
         if state is not None:
             for pid in state.shoald_pids.values():
@@ -132,7 +146,9 @@ class Lab:
                 state.registry_pid,
             ]:
                 engine.stop(pid)
-        return cleanup.remove_everything(self.state_dir)
+        removed = cleanup.remove_everything(self.state_dir)
+        OWNER_FILE.unlink(missing_ok=True)
+        return removed
 
     def _remove_containers(self, node: str) -> None:
         docker = images.docker(self.paths(node).docker_sock)
@@ -222,3 +238,11 @@ class Lab:
                 )
             )
         return state, rows
+
+
+OWNER_FILE = Path("/run/shoal-lab.owner")  # the state dir of the lab that holds the namespaces
+
+
+def _alive(state: LabState) -> bool:
+    pids = [state.registry_pid, *state.engine_pids.values(), *state.shoald_pids.values()]
+    return any(engine.alive(p) for p in pids)
