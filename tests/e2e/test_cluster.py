@@ -1,6 +1,8 @@
 """The control plane in the lab: `shoal-lab up --nodes 5 --managers 3` forms a cluster; the
-leader's shoald is SIGKILLed and restarted, then every manager at once. Driven with the
-`shoal` CLI inside the nodes, as a user would."""
+leader's shoald is SIGKILLed and restarted, then every manager at once, while a service runs on
+the workers and must stay at its desired state throughout (the new leader's orchestrators take
+over: a container killed after the failover is replaced). Driven with the `shoal` CLI inside
+the nodes, as a user would."""
 
 from __future__ import annotations
 
@@ -43,6 +45,24 @@ def has_secrets(lab: LabCli, node: str, names: set[str]) -> bool:
     return names <= secrets(lab, node)
 
 
+def web_running(lab: LabCli, manager: str) -> list[str]:
+    """IDs of the `web` service's tasks desired and observed Running, as `service ps` says."""
+    done = shoal(lab, manager, "service", "ps", "--no-trunc", "--format", "json", "web",
+                 check=False)  # fmt: skip
+    if done.returncode != 0:
+        return []
+    return [
+        r["ID"]
+        for r in json.loads(done.stdout)
+        if r["DesiredState"] == "Running" and str(r["CurrentState"]).startswith("Running")
+    ]
+
+
+def web_containers(lab: LabCli, node: str) -> list[str]:
+    label = "label=com.docker.swarm.service.name=web"
+    return lab.on(node, "docker", "ps", "-q", "--filter", label).stdout.split()
+
+
 def test_cluster_forms_survives_leader_loss_and_a_full_restart(lab_cli: LabCli) -> None:
     lab = lab_cli
     lab.run("up", "--nodes", "5", "--managers", "3")
@@ -54,6 +74,9 @@ def test_cluster_forms_survives_leader_loss_and_a_full_restart(lab_cli: LabCli) 
         )
 
         lab.run("exec", "n2", "--", "sh", "-c", f"echo s3cr3t | {SHOAL} secret create before -")
+        shoal(lab, "n2", "service", "create", "-d", "--name", "web", "--replicas", "4",
+              "--constraint", "node.role==worker", f"{lab.out('registry')}/web:1")  # fmt: skip
+        wait_for("4 web tasks running on the workers", lambda: len(web_running(lab, "n2")) == 4)
         old = leader(lab, "n2")
         assert old in MANAGERS
         survivors = [m for m in MANAGERS if m != old]
@@ -65,6 +88,15 @@ def test_cluster_forms_survives_leader_loss_and_a_full_restart(lab_cli: LabCli) 
         print(f"new leader {leader(lab, survivors[0])} {took:.1f}s after killing {old}")
         assert "before" in secrets(lab, survivors[1])
         lab.run("exec", survivors[1], "--", "sh", "-c", f"echo x | {SHOAL} secret create after -")
+        assert len(web_running(lab, survivors[0])) == 4
+        victim = web_containers(lab, "n4")[0]
+        lab.on("n4", "docker", "kill", victim)
+        wait_for(
+            "the new leader to replace the killed container",
+            lambda: (
+                victim not in web_containers(lab, "n4") and len(web_running(lab, survivors[0])) == 4
+            ),
+        )
 
         lab.run("start", old)
         wait_for(f"{old} back with the newer secret", lambda: "after" in secrets(lab, old))
@@ -81,5 +113,8 @@ def test_cluster_forms_survives_leader_loss_and_a_full_restart(lab_cli: LabCli) 
                 partial(has_secrets, lab, m, {"before", "after"}),
             )
             wait_for(f"a healthy cluster on {m} after the full restart", partial(healthy, lab, m))
+        wait_for("web still at 4 running after the full restart",
+                 lambda: len(web_running(lab, "n1")) == 4)  # fmt: skip
+        assert sum(len(web_containers(lab, w)) for w in ("n4", "n5")) == 4
     finally:
         lab.run("down", check=False)

@@ -76,7 +76,8 @@ async def node(image: str) -> AsyncIterator[Node]:
             await _remove_task_containers()
 
 
-SCRIPT = "echo out-1; echo err-1 >&2; echo out-2; sleep 1000"
+# stdout and stderr reach the log through separate pipes: the pause makes out-2 the last line
+SCRIPT = "echo out-1; echo err-1 >&2; sleep 0.5; echo out-2; sleep 1000"
 
 
 async def test_service_logs_returns_stdout_and_stderr_of_the_tasks(node: Node) -> None:
