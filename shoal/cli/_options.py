@@ -176,6 +176,15 @@ class FlagError(click.ClickException):
     """`Error: <message>` and exit 1, like every other shoal error."""
 
 
+INT64_MAX = (1 << 63) - 1  # the widest field a value lands in on the wire
+
+
+def _fits(value: int, text: str) -> int:
+    if value > INT64_MAX:
+        raise ValueError(f'value out of range: "{text}"')
+    return value
+
+
 _RAM = re.compile(r"(\d+(?:\.\d+)*) ?([kKmMgGtTpP])?[iI]?[bB]?")
 _RAM_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
 
@@ -185,7 +194,7 @@ def parse_mem_bytes(text: str) -> int:
     m = _RAM.fullmatch(text)
     if m is None:
         raise ValueError(f"invalid size: '{text}'")
-    return int(Decimal(m.group(1)) * _RAM_UNITS[(m.group(2) or "").lower()])
+    return _fits(int(Decimal(m.group(1)) * _RAM_UNITS[(m.group(2) or "").lower()]), text)
 
 
 def parse_nano_cpus(text: str) -> int:
@@ -199,14 +208,14 @@ def parse_nano_cpus(text: str) -> int:
         raise ValueError("value is too precise")
     if nanos < 0:
         raise ValueError("CPU value must not be negative")
-    return int(nanos)
+    return _fits(int(nanos), text)
 
 
 def parse_uint(text: str) -> int:
     """Go's strconv.ParseUint, base 10."""
     if not text.isdigit():
         raise ValueError(f'strconv.ParseUint: parsing "{text}": invalid syntax')
-    return int(text)
+    return _fits(int(text), text)
 
 
 def parse_int(text: str) -> int:

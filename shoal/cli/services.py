@@ -29,6 +29,7 @@ from proto import control_pb2, logs_pb2, objects_pb2
 from . import render
 from ._client import CliError, Daemon, ObjectGroup, pass_daemon
 from ._options import (
+    INT64_MAX,
     Filter,
     FlagValue,
     Label,
@@ -783,11 +784,18 @@ def rm(ctx: click.Context, daemon: Daemon, refs: tuple[str, ...]) -> None:
 def parse_since(text: str, now: float) -> int:
     """docker's --since, to unix nanoseconds: a unix timestamp ("1700000000.5"), a duration
     before now ("42m", "1h30m"), or an RFC 3339 time ("2013-01-02T13:23:37Z"; no zone: local)."""
+    nanos = _since_nanos(text, now)
+    if not 0 <= nanos <= INT64_MAX:
+        raise click.BadParameter(f'value out of range: "{text}"', param_hint="'--since'")
+    return nanos
+
+
+def _since_nanos(text: str, now: float) -> int:
     if not text:
         return 0
     try:
         return int(float(text) * 1_000_000_000)
-    except ValueError:
+    except (ValueError, OverflowError):
         pass
     try:
         return int(now * 1_000_000_000) - parse_go_duration(text)

@@ -256,6 +256,10 @@ BAD_FLAGS: list[tuple[list[str], str]] = [
     (["--placement-pref", "pack=node.labels.zone"], "unsupported placement preference pack"),
     (["--no-healthcheck", "--health-cmd", "true"], "--no-healthcheck conflicts with --health-*"),
     (["--env-file", "/nonexistent/env"], "open /nonexistent/env: no such file or directory"),
+    (["--replicas", "9" * 23], "value out of range"),
+    (["--limit-memory", "9" * 23 + "g"], "value out of range"),
+    (["--limit-cpu", "1e30"], "value out of range"),
+    (["--reserve-memory", "9" * 23], "value out of range"),
 ]
 
 

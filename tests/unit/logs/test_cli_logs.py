@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import click
 import grpc
 import pytest
 from click.testing import CliRunner, Result
@@ -122,6 +123,12 @@ def test_unknown_ref(logged: tuple[FakeState, str]) -> None:
 )  # fmt: skip
 def test_parse_since(text: str, expected: int) -> None:
     assert parse_since(text, T0) == expected
+
+
+@pytest.mark.parametrize("text", ["9" * 20, "1e300", "-5"])
+def test_since_out_of_range_is_a_usage_error(text: str) -> None:
+    with pytest.raises(click.BadParameter, match="value out of range|invalid value"):
+        parse_since(text, T0)
 
 
 @pytest.mark.parametrize(("text", "expected"), [("all", -1), ("5", 5), ("-3", -1), ("x", -1)])
