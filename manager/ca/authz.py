@@ -111,10 +111,6 @@ class Authorizer:
     def root_ca(self) -> RootCA:
         return self._root_ca
 
-    def update_root_ca(self, root_ca: RootCA) -> None:
-        """After `swarm ca --rotate` completes, certificates are checked against the new root."""
-        self._root_ca = root_ca
-
     def authorize(
         self, method: str, peer: x509.Certificate | None, now: datetime
     ) -> NodeIdentity | None:

@@ -110,10 +110,8 @@ async def remove_node(store: Store, ref: str, *, force: bool = False) -> None:
 
 
 def record_removed_node(cluster: Cluster, node_id: str) -> Cluster:
-    """The cluster with `node_id` added to `removed_nodes` (the same object when the field
-    does not exist yet or already holds the id)."""
-    removed: object = getattr(cluster, "removed_nodes", None)
-    if not isinstance(removed, tuple) or node_id in removed:
+    """The cluster with `node_id` added to `removed_nodes` (the same object when it already
+    holds the id)."""
+    if node_id in cluster.removed_nodes:
         return cluster
-    changes: dict[str, object] = {"removed_nodes": (*removed, node_id)}
-    return dataclasses.replace(cluster, **changes)  # type: ignore[arg-type]
+    return dataclasses.replace(cluster, removed_nodes=(*cluster.removed_nodes, node_id))

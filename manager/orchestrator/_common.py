@@ -152,11 +152,6 @@ def is_active(t: Task) -> bool:
     return t.desired_state <= TaskState.COMPLETE
 
 
-def is_live(t: Task) -> bool:
-    """Active and not (yet) stopped."""
-    return is_active(t) and not t.status.state.terminal
-
-
 def may_be_running(t: Task) -> bool:
     """A node may still run it: it reached a node and has not reported a terminal state."""
     return TaskState.ASSIGNED <= t.status.state <= TaskState.RUNNING

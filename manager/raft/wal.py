@@ -252,10 +252,6 @@ class WAL:
             self._segments[0].path.unlink(missing_ok=True)
             del self._segments[0]
 
-    @property
-    def segment_paths(self) -> list[Path]:
-        return [s.path for s in self._segments]
-
     def close(self) -> None:
         if self._fd >= 0:
             os.close(self._fd)

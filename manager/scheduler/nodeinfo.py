@@ -81,19 +81,3 @@ class NodeInfo:
         for port in host_ports(task):
             self.used_host_ports[port] = self.used_host_ports.get(port, 0) + 1
         return True
-
-    def remove_task(self, task_id: str) -> bool:
-        task = self.tasks.pop(task_id, None)
-        if task is None:
-            return False
-        reservations = task.spec.resources.reservations
-        self.nano_cpus += reservations.nano_cpus
-        self.memory_bytes += reservations.memory_bytes
-        if should_run(task):
-            self.active_total -= 1
-            self.active_by_service[task.service_id] -= 1
-        for port in host_ports(task):
-            self.used_host_ports[port] -= 1
-            if not self.used_host_ports[port]:
-                del self.used_host_ports[port]
-        return True

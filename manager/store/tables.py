@@ -80,10 +80,6 @@ def table_def(cls: type) -> TableDef:
         raise TypeError(f"{cls.__name__} is not a store object") from None
 
 
-def kind_of(obj: StoreObject) -> str:
-    return TABLES[type(obj)].kind
-
-
 def name_key(name: str) -> str:
     """Names are unique case-insensitively, like swarmkit's name index."""
     return name.lower()

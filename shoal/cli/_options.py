@@ -138,10 +138,6 @@ def with_default_port(addr: str, *, default_host: str = "", port: int = DEFAULT_
     return f"{host or default_host}:{given_port if sep and given_port else port}"
 
 
-def labels_to_map(labels: tuple[tuple[str, str], ...]) -> dict[str, str]:
-    return dict(labels)
-
-
 def filters_to_map(filters: tuple[tuple[str, str], ...]) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for name, value in filters:

@@ -11,7 +11,6 @@ import pytest
 
 from proto import objects_pb2
 from shoal.cli import render, services
-from shoal.cli._client import Daemon
 
 from .conftest import Run
 from .fake_daemon import NODE1, NODE2, T0, FakeState, make_task
@@ -293,7 +292,3 @@ def test_rm_removes_each_and_reports_failures(run: Run, state: FakeState) -> Non
     assert (result.exit_code, result.stderr) == (1, "Error: service nope not found\n")
     assert state.services == {}
     assert run("service", "remove", "nope").exit_code == 1
-
-
-def test_the_daemon_never_needs_more_than_its_public_calls() -> None:
-    assert all(hasattr(Daemon, m) for m in ("create_service", "list_tasks", "update_service"))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 
 from manager.controlapi import (
@@ -158,8 +156,6 @@ async def test_removing_an_unknown_node_is_not_found() -> None:
 
 
 async def test_a_removed_node_is_recorded_in_the_cluster() -> None:
-    if "removed_nodes" not in {f.name for f in dataclasses.fields(Cluster)}:
-        pytest.skip("Cluster has no removed_nodes field yet (DAEMON-A adds it)")
     store = await cluster_store()
     node = await add_node(store, "w1", state=NodeState.DOWN)
     await remove_node(store, "w1")
@@ -168,17 +164,8 @@ async def test_a_removed_node_is_recorded_in_the_cluster() -> None:
     assert node.id in cluster.removed_nodes
 
 
-@dataclasses.dataclass(frozen=True)
-class _ClusterWithRemovedNodes:
-    id: str = "c"
-    removed_nodes: tuple[str, ...] = ()
-
-
-def test_record_removed_node_appends_once_and_ignores_a_cluster_without_the_field() -> None:
-    cluster = _ClusterWithRemovedNodes(removed_nodes=("n1",))
-    marked = record_removed_node(cluster, "n2")  # type: ignore[arg-type]
+def test_record_removed_node_appends_once() -> None:
+    cluster = Cluster(removed_nodes=("n1",))
+    marked = record_removed_node(cluster, "n2")
     assert marked.removed_nodes == ("n1", "n2")
     assert record_removed_node(marked, "n2") is marked
-    plain = Cluster()
-    if not hasattr(plain, "removed_nodes"):
-        assert record_removed_node(plain, "n2") is plain

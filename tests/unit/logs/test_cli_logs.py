@@ -127,7 +127,7 @@ def test_parse_since(text: str, expected: int) -> None:
 
 @pytest.mark.parametrize("text", ["9" * 20, "1e300", "-5"])
 def test_since_out_of_range_is_a_usage_error(text: str) -> None:
-    with pytest.raises(click.BadParameter, match="value out of range|invalid value"):
+    with pytest.raises(click.BadParameter, match=r"value out of range|invalid value"):
         parse_since(text, T0)
 
 

@@ -103,11 +103,10 @@ async def test_follower_relays_the_leaders_logs_from_an_agent() -> None:
     agent_run = asyncio.create_task(agent.session(dispatcher_stub))
     cli_channel = grpc.aio.insecure_channel(follower_addr)
     try:
-        for _ in range(200):  # the agent's stream is registered with the broker
-            await settle()
-            if broker._listeners:
-                break
-            await asyncio.sleep(0.01)
+        async with asyncio.timeout(5):  # until the agent's stream is registered
+            while not broker._listeners:
+                await settle()
+                await asyncio.sleep(0.01)
         stub = control_pb2_grpc.ControlStub(cli_channel)  # type: ignore[no-untyped-call]
         async with asyncio.timeout(10):
             got = [m async for m in stub.ServiceLogs(control_pb2.ServiceLogsRequest(ref="web"))]
