@@ -18,7 +18,7 @@ from proto import objects_pb2
 from . import render
 from ._client import CliError, Daemon, ObjectGroup, pass_daemon
 from ._filters import filter_by_spec
-from ._options import Filter, Label, filters_to_map
+from ._options import Label, filters_to_map, list_options
 from .nodes import fail
 
 # swarmkit's MaxSecretSize; read twice that so the daemon, not a truncation, rejects big data
@@ -123,14 +123,7 @@ def object_group(kind: DataObject[_O, _S]) -> click.Group:
         fail(ctx, errors)
 
     @group.command("ls", help=f"List {plural}")
-    @click.option("-q", "--quiet", is_flag=True, help="Only display IDs")
-    @click.option(
-        "--format", "fmt", default="", help="Format output: table (default), json, or a template"
-    )
-    @click.option(
-        "-f", "--filter", "filters", type=Filter(), multiple=True,
-        help="Filter output based on conditions provided",
-    )  # fmt: skip
+    @list_options
     @pass_daemon
     def ls(daemon: Daemon, quiet: bool, fmt: str, filters: tuple[tuple[str, str], ...]) -> None:
         objects = filter_by_spec(kind.list_all(daemon), filters_to_map(filters))

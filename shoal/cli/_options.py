@@ -113,6 +113,18 @@ class Filter(click.ParamType[tuple[str, str]]):
         return (name.strip().lower(), val.strip())
 
 
+def list_options(f: Callable[..., None]) -> Callable[..., None]:
+    """The options every `ls` takes, like Docker's: -q, --format and -f/--filter."""
+    f = click.option(
+        "-f", "--filter", "filters", type=Filter(), multiple=True,
+        help="Filter output based on conditions provided",
+    )(f)  # fmt: skip
+    f = click.option(
+        "--format", "fmt", default="", help="Format output: table (default), json, or a template"
+    )(f)
+    return click.option("-q", "--quiet", is_flag=True, help="Only display IDs")(f)
+
+
 class ListenAddr(click.ParamType[str]):
     """`<ip|interface>[:port]`; no host: 0.0.0.0, no port: 2377 (docker's NodeAddrOption)."""
 

@@ -11,7 +11,7 @@ from proto import objects_pb2
 from . import render
 from ._client import CliError, Daemon, ObjectGroup, pass_daemon
 from ._filters import filter_nodes
-from ._options import Filter, Label, filters_to_map
+from ._options import Filter, Label, filters_to_map, list_options
 
 
 @click.group(cls=ObjectGroup)
@@ -20,14 +20,7 @@ def node() -> None:
 
 
 @node.command("ls")
-@click.option("-q", "--quiet", is_flag=True, help="Only display IDs")
-@click.option(
-    "--format", "fmt", default="", help="Format output: table (default), json, or a template"
-)
-@click.option(
-    "-f", "--filter", "filters", type=Filter(), multiple=True,
-    help="Filter output based on conditions provided",
-)  # fmt: skip
+@list_options
 @pass_daemon
 def ls(daemon: Daemon, quiet: bool, fmt: str, filters: tuple[tuple[str, str], ...]) -> None:
     """List nodes in the swarm"""

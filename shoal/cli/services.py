@@ -35,6 +35,7 @@ from ._options import (
     Label,
     env_entry,
     filters_to_map,
+    list_options,
     parse_config,
     parse_duration,
     parse_go_duration,
@@ -539,14 +540,7 @@ def wait_for_service(
 
 
 @service.command("ls")
-@click.option("-q", "--quiet", is_flag=True, help="Only display IDs")
-@click.option(
-    "--format", "fmt", default="", help="Format output: table (default), json, or a template"
-)
-@click.option(
-    "-f", "--filter", "filters", type=Filter(), multiple=True,
-    help="Filter output based on conditions provided",
-)  # fmt: skip
+@list_options
 @pass_daemon
 def ls(daemon: Daemon, quiet: bool, fmt: str, filters: tuple[tuple[str, str], ...]) -> None:
     """List services"""
