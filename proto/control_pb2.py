@@ -26,7 +26,7 @@ from proto import objects_pb2 as proto_dot_objects__pb2
 from proto import logs_pb2 as proto_dot_logs__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13proto/control.proto\x12\rshoal.control\x1a\x13proto/objects.proto\x1a\x10proto/logs.proto\"\x07\n\x05\x45mpty\"\x19\n\nGetRequest\x12\x0b\n\x03ref\x18\x01 \x01(\t\"+\n\rRemoveRequest\x12\x0b\n\x03ref\x18\x01 \x01(\t\x12\r\n\x05\x66orce\x18\x02 \x01(\x08\"\r\n\x0bListRequest\",\n\x08NodeList\x12 \n\x05nodes\x18\x01 \x03(\x0b\x32\x11.shoal.store.Node\"2\n\nSecretList\x12$\n\x07secrets\x18\x01 \x03(\x0b\x32\x13.shoal.store.Secret\"2\n\nConfigList\x12$\n\x07\x63onfigs\x18\x01 \x03(\x0b\x32\x13.shoal.store.Config\"5\n\x0bServiceList\x12&\n\x08services\x18\x01 \x03(\x0b\x32\x14.shoal.store.Service\",\n\x08TaskList\x12 \n\x05tasks\x18\x01 \x03(\x0b\x32\x11.shoal.store.Task\">\n\x14\x43reateServiceRequest\x12&\n\x04spec\x18\x01 \x01(\x0b\x32\x18.shoal.store.ServiceSpec\"\\\n\x14UpdateServiceRequest\x12\x0b\n\x03ref\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x03\x12&\n\x04spec\x18\x03 \x01(\x0b\x32\x18.shoal.store.ServiceSpec\"i\n\x10ListTasksRequest\x12\x13\n\x0bservice_ids\x18\x01 \x03(\t\x12\x10\n\x08node_ids\x18\x02 \x03(\t\x12.\n\x0e\x64\x65sired_states\x18\x03 \x03(\x0e\x32\x16.shoal.store.TaskState\"\x8a\x01\n\x14UpdateClusterRequest\x12\x0f\n\x07version\x18\x01 \x01(\x03\x12&\n\x04spec\x18\x02 \x01(\x0b\x32\x18.shoal.store.ClusterSpec\x12\x1b\n\x13rotate_worker_token\x18\x03 \x01(\x08\x12\x1c\n\x14rotate_manager_token\x18\x04 \x01(\x08\"V\n\x11UpdateNodeRequest\x12\x0b\n\x03ref\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x03\x12#\n\x04spec\x18\x03 \x01(\x0b\x32\x15.shoal.store.NodeSpec\"<\n\x13\x43reateSecretRequest\x12%\n\x04spec\x18\x01 \x01(\x0b\x32\x17.shoal.store.SecretSpec\"<\n\x13\x43reateConfigRequest\x12%\n\x04spec\x18\x01 \x01(\x0b\x32\x17.shoal.store.ConfigSpec\"\xfc\x01\n\x0bInitRequest\x12\x13\n\x0blisten_addr\x18\x01 \x01(\t\x12\x16\n\x0e\x61\x64vertise_addr\x18\x02 \x01(\t\x12\x16\n\x0e\x64\x61ta_path_port\x18\x03 \x01(\x03\x12\x19\n\x11\x64\x65\x66\x61ult_addr_pool\x18\x04 \x03(\t\x12\x13\n\x0bsubnet_size\x18\x05 \x01(\x03\x12$\n\x1c\x64ispatcher_heartbeat_seconds\x18\x06 \x01(\x03\x12\x1a\n\x12task_history_limit\x18\x07 \x01(\x03\x12\x1b\n\x13\x63\x65rt_expiry_seconds\x18\x08 \x01(\x03\x12\x19\n\x11snapshot_interval\x18\t \x01(\x03\"3\n\x0cInitResponse\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x12\n\ncluster_id\x18\x02 \x01(\t\"_\n\x0bJoinRequest\x12\x14\n\x0cremote_addrs\x18\x01 \x03(\t\x12\r\n\x05token\x18\x02 \x01(\t\x12\x13\n\x0blisten_addr\x18\x03 \x01(\t\x12\x16\n\x0e\x61\x64vertise_addr\x18\x04 \x01(\t\"-\n\x0cJoinResponse\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\"\x1d\n\x0cLeaveRequest\x12\r\n\x05\x66orce\x18\x01 \x01(\x08\"\r\n\x0bInfoRequest\"\xc4\x01\n\x0cInfoResponse\x12\x18\n\x10local_node_state\x18\x01 \x01(\t\x12\x0f\n\x07node_id\x18\x02 \x01(\t\x12\x11\n\tnode_addr\x18\x03 \x01(\t\x12\x12\n\ncluster_id\x18\x04 \x01(\t\x12\x19\n\x11\x63ontrol_available\x18\x05 \x01(\x08\x12\r\n\x05\x65rror\x18\x06 \x01(\t\x12\x17\n\x0fremote_managers\x18\x07 \x03(\t\x12\r\n\x05nodes\x18\x08 \x01(\x03\x12\x10\n\x08managers\x18\t \x01(\x03\"z\n\x12ServiceLogsRequest\x12\x0b\n\x03ref\x18\x01 \x01(\t\x12\x0e\n\x06\x66ollow\x18\x02 \x01(\x08\x12\x11\n\x04tail\x18\x03 \x01(\x03H\x00\x88\x01\x01\x12\x17\n\x0fsince_unix_nano\x18\x04 \x01(\x03\x12\x12\n\ntimestamps\x18\x05 \x01(\x08\x42\x07\n\x05_tail\"P\n\x12ServiceLogsMessage\x12(\n\x08messages\x18\x01 \x03(\x0b\x32\x16.shoal.logs.LogMessage\x12\x10\n\x08warnings\x18\x02 \x03(\t2\xea\x0b\n\x07\x43ontrol\x12\x38\n\nGetCluster\x12\x14.shoal.control.Empty\x1a\x14.shoal.store.Cluster\x12J\n\rUpdateCluster\x12#.shoal.control.UpdateClusterRequest\x1a\x14.shoal.store.Cluster\x12@\n\tListNodes\x12\x1a.shoal.control.ListRequest\x1a\x17.shoal.control.NodeList\x12\x37\n\x07GetNode\x12\x19.shoal.control.GetRequest\x1a\x11.shoal.store.Node\x12\x41\n\nUpdateNode\x12 .shoal.control.UpdateNodeRequest\x1a\x11.shoal.store.Node\x12@\n\nRemoveNode\x12\x1c.shoal.control.RemoveRequest\x1a\x14.shoal.control.Empty\x12G\n\x0c\x43reateSecret\x12\".shoal.control.CreateSecretRequest\x1a\x13.shoal.store.Secret\x12;\n\tGetSecret\x12\x19.shoal.control.GetRequest\x1a\x13.shoal.store.Secret\x12\x44\n\x0bListSecrets\x12\x1a.shoal.control.ListRequest\x1a\x19.shoal.control.SecretList\x12\x42\n\x0cRemoveSecret\x12\x1c.shoal.control.RemoveRequest\x1a\x14.shoal.control.Empty\x12G\n\x0c\x43reateConfig\x12\".shoal.control.CreateConfigRequest\x1a\x13.shoal.store.Config\x12;\n\tGetConfig\x12\x19.shoal.control.GetRequest\x1a\x13.shoal.store.Config\x12\x44\n\x0bListConfigs\x12\x1a.shoal.control.ListRequest\x1a\x19.shoal.control.ConfigList\x12\x42\n\x0cRemoveConfig\x12\x1c.shoal.control.RemoveRequest\x1a\x14.shoal.control.Empty\x12J\n\rCreateService\x12#.shoal.control.CreateServiceRequest\x1a\x14.shoal.store.Service\x12=\n\nGetService\x12\x19.shoal.control.GetRequest\x1a\x14.shoal.store.Service\x12\x46\n\x0cListServices\x12\x1a.shoal.control.ListRequest\x1a\x1a.shoal.control.ServiceList\x12J\n\rUpdateService\x12#.shoal.control.UpdateServiceRequest\x1a\x14.shoal.store.Service\x12\x43\n\rRemoveService\x12\x1c.shoal.control.RemoveRequest\x1a\x14.shoal.control.Empty\x12\x45\n\tListTasks\x12\x1f.shoal.control.ListTasksRequest\x1a\x17.shoal.control.TaskList\x12\x37\n\x07GetTask\x12\x19.shoal.control.GetRequest\x1a\x11.shoal.store.Task\x12U\n\x0bServiceLogs\x12!.shoal.control.ServiceLogsRequest\x1a!.shoal.control.ServiceLogsMessage0\x01\x32\x86\x02\n\x05Swarm\x12?\n\x04Init\x12\x1a.shoal.control.InitRequest\x1a\x1b.shoal.control.InitResponse\x12?\n\x04Join\x12\x1a.shoal.control.JoinRequest\x1a\x1b.shoal.control.JoinResponse\x12:\n\x05Leave\x12\x1b.shoal.control.LeaveRequest\x1a\x14.shoal.control.Empty\x12?\n\x04Info\x12\x1a.shoal.control.InfoRequest\x1a\x1b.shoal.control.InfoResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13proto/control.proto\x12\rshoal.control\x1a\x13proto/objects.proto\x1a\x10proto/logs.proto\"\x07\n\x05\x45mpty\"\x19\n\nGetRequest\x12\x0b\n\x03ref\x18\x01 \x01(\t\"+\n\rRemoveRequest\x12\x0b\n\x03ref\x18\x01 \x01(\t\x12\r\n\x05\x66orce\x18\x02 \x01(\x08\"\r\n\x0bListRequest\",\n\x08NodeList\x12 \n\x05nodes\x18\x01 \x03(\x0b\x32\x11.shoal.store.Node\"2\n\nSecretList\x12$\n\x07secrets\x18\x01 \x03(\x0b\x32\x13.shoal.store.Secret\"2\n\nConfigList\x12$\n\x07\x63onfigs\x18\x01 \x03(\x0b\x32\x13.shoal.store.Config\"5\n\x0bNetworkList\x12&\n\x08networks\x18\x01 \x03(\x0b\x32\x14.shoal.store.Network\">\n\x14\x43reateNetworkRequest\x12&\n\x04spec\x18\x01 \x01(\x0b\x32\x18.shoal.store.NetworkSpec\"5\n\x0bServiceList\x12&\n\x08services\x18\x01 \x03(\x0b\x32\x14.shoal.store.Service\",\n\x08TaskList\x12 \n\x05tasks\x18\x01 \x03(\x0b\x32\x11.shoal.store.Task\">\n\x14\x43reateServiceRequest\x12&\n\x04spec\x18\x01 \x01(\x0b\x32\x18.shoal.store.ServiceSpec\"\\\n\x14UpdateServiceRequest\x12\x0b\n\x03ref\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x03\x12&\n\x04spec\x18\x03 \x01(\x0b\x32\x18.shoal.store.ServiceSpec\"i\n\x10ListTasksRequest\x12\x13\n\x0bservice_ids\x18\x01 \x03(\t\x12\x10\n\x08node_ids\x18\x02 \x03(\t\x12.\n\x0e\x64\x65sired_states\x18\x03 \x03(\x0e\x32\x16.shoal.store.TaskState\"\x8a\x01\n\x14UpdateClusterRequest\x12\x0f\n\x07version\x18\x01 \x01(\x03\x12&\n\x04spec\x18\x02 \x01(\x0b\x32\x18.shoal.store.ClusterSpec\x12\x1b\n\x13rotate_worker_token\x18\x03 \x01(\x08\x12\x1c\n\x14rotate_manager_token\x18\x04 \x01(\x08\"V\n\x11UpdateNodeRequest\x12\x0b\n\x03ref\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x03\x12#\n\x04spec\x18\x03 \x01(\x0b\x32\x15.shoal.store.NodeSpec\"<\n\x13\x43reateSecretRequest\x12%\n\x04spec\x18\x01 \x01(\x0b\x32\x17.shoal.store.SecretSpec\"<\n\x13\x43reateConfigRequest\x12%\n\x04spec\x18\x01 \x01(\x0b\x32\x17.shoal.store.ConfigSpec\"\xfc\x01\n\x0bInitRequest\x12\x13\n\x0blisten_addr\x18\x01 \x01(\t\x12\x16\n\x0e\x61\x64vertise_addr\x18\x02 \x01(\t\x12\x16\n\x0e\x64\x61ta_path_port\x18\x03 \x01(\x03\x12\x19\n\x11\x64\x65\x66\x61ult_addr_pool\x18\x04 \x03(\t\x12\x13\n\x0bsubnet_size\x18\x05 \x01(\x03\x12$\n\x1c\x64ispatcher_heartbeat_seconds\x18\x06 \x01(\x03\x12\x1a\n\x12task_history_limit\x18\x07 \x01(\x03\x12\x1b\n\x13\x63\x65rt_expiry_seconds\x18\x08 \x01(\x03\x12\x19\n\x11snapshot_interval\x18\t \x01(\x03\"3\n\x0cInitResponse\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x12\n\ncluster_id\x18\x02 \x01(\t\"_\n\x0bJoinRequest\x12\x14\n\x0cremote_addrs\x18\x01 \x03(\t\x12\r\n\x05token\x18\x02 \x01(\t\x12\x13\n\x0blisten_addr\x18\x03 \x01(\t\x12\x16\n\x0e\x61\x64vertise_addr\x18\x04 \x01(\t\"-\n\x0cJoinResponse\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\"\x1d\n\x0cLeaveRequest\x12\r\n\x05\x66orce\x18\x01 \x01(\x08\"\r\n\x0bInfoRequest\"\xc4\x01\n\x0cInfoResponse\x12\x18\n\x10local_node_state\x18\x01 \x01(\t\x12\x0f\n\x07node_id\x18\x02 \x01(\t\x12\x11\n\tnode_addr\x18\x03 \x01(\t\x12\x12\n\ncluster_id\x18\x04 \x01(\t\x12\x19\n\x11\x63ontrol_available\x18\x05 \x01(\x08\x12\r\n\x05\x65rror\x18\x06 \x01(\t\x12\x17\n\x0fremote_managers\x18\x07 \x03(\t\x12\r\n\x05nodes\x18\x08 \x01(\x03\x12\x10\n\x08managers\x18\t \x01(\x03\"z\n\x12ServiceLogsRequest\x12\x0b\n\x03ref\x18\x01 \x01(\t\x12\x0e\n\x06\x66ollow\x18\x02 \x01(\x08\x12\x11\n\x04tail\x18\x03 \x01(\x03H\x00\x88\x01\x01\x12\x17\n\x0fsince_unix_nano\x18\x04 \x01(\x03\x12\x12\n\ntimestamps\x18\x05 \x01(\x08\x42\x07\n\x05_tail\"P\n\x12ServiceLogsMessage\x12(\n\x08messages\x18\x01 \x03(\x0b\x32\x16.shoal.logs.LogMessage\x12\x10\n\x08warnings\x18\x02 \x03(\t2\x82\x0e\n\x07\x43ontrol\x12\x38\n\nGetCluster\x12\x14.shoal.control.Empty\x1a\x14.shoal.store.Cluster\x12J\n\rUpdateCluster\x12#.shoal.control.UpdateClusterRequest\x1a\x14.shoal.store.Cluster\x12@\n\tListNodes\x12\x1a.shoal.control.ListRequest\x1a\x17.shoal.control.NodeList\x12\x37\n\x07GetNode\x12\x19.shoal.control.GetRequest\x1a\x11.shoal.store.Node\x12\x41\n\nUpdateNode\x12 .shoal.control.UpdateNodeRequest\x1a\x11.shoal.store.Node\x12@\n\nRemoveNode\x12\x1c.shoal.control.RemoveRequest\x1a\x14.shoal.control.Empty\x12G\n\x0c\x43reateSecret\x12\".shoal.control.CreateSecretRequest\x1a\x13.shoal.store.Secret\x12;\n\tGetSecret\x12\x19.shoal.control.GetRequest\x1a\x13.shoal.store.Secret\x12\x44\n\x0bListSecrets\x12\x1a.shoal.control.ListRequest\x1a\x19.shoal.control.SecretList\x12\x42\n\x0cRemoveSecret\x12\x1c.shoal.control.RemoveRequest\x1a\x14.shoal.control.Empty\x12G\n\x0c\x43reateConfig\x12\".shoal.control.CreateConfigRequest\x1a\x13.shoal.store.Config\x12;\n\tGetConfig\x12\x19.shoal.control.GetRequest\x1a\x13.shoal.store.Config\x12\x44\n\x0bListConfigs\x12\x1a.shoal.control.ListRequest\x1a\x19.shoal.control.ConfigList\x12\x42\n\x0cRemoveConfig\x12\x1c.shoal.control.RemoveRequest\x1a\x14.shoal.control.Empty\x12J\n\rCreateNetwork\x12#.shoal.control.CreateNetworkRequest\x1a\x14.shoal.store.Network\x12=\n\nGetNetwork\x12\x19.shoal.control.GetRequest\x1a\x14.shoal.store.Network\x12\x46\n\x0cListNetworks\x12\x1a.shoal.control.ListRequest\x1a\x1a.shoal.control.NetworkList\x12\x43\n\rRemoveNetwork\x12\x1c.shoal.control.RemoveRequest\x1a\x14.shoal.control.Empty\x12J\n\rCreateService\x12#.shoal.control.CreateServiceRequest\x1a\x14.shoal.store.Service\x12=\n\nGetService\x12\x19.shoal.control.GetRequest\x1a\x14.shoal.store.Service\x12\x46\n\x0cListServices\x12\x1a.shoal.control.ListRequest\x1a\x1a.shoal.control.ServiceList\x12J\n\rUpdateService\x12#.shoal.control.UpdateServiceRequest\x1a\x14.shoal.store.Service\x12\x43\n\rRemoveService\x12\x1c.shoal.control.RemoveRequest\x1a\x14.shoal.control.Empty\x12\x45\n\tListTasks\x12\x1f.shoal.control.ListTasksRequest\x1a\x17.shoal.control.TaskList\x12\x37\n\x07GetTask\x12\x19.shoal.control.GetRequest\x1a\x11.shoal.store.Task\x12U\n\x0bServiceLogs\x12!.shoal.control.ServiceLogsRequest\x1a!.shoal.control.ServiceLogsMessage0\x01\x32\x86\x02\n\x05Swarm\x12?\n\x04Init\x12\x1a.shoal.control.InitRequest\x1a\x1b.shoal.control.InitResponse\x12?\n\x04Join\x12\x1a.shoal.control.JoinRequest\x1a\x1b.shoal.control.JoinResponse\x12:\n\x05Leave\x12\x1b.shoal.control.LeaveRequest\x1a\x14.shoal.control.Empty\x12?\n\x04Info\x12\x1a.shoal.control.InfoRequest\x1a\x1b.shoal.control.InfoResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -47,44 +47,48 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SECRETLIST']._serialized_end=269
   _globals['_CONFIGLIST']._serialized_start=271
   _globals['_CONFIGLIST']._serialized_end=321
-  _globals['_SERVICELIST']._serialized_start=323
-  _globals['_SERVICELIST']._serialized_end=376
-  _globals['_TASKLIST']._serialized_start=378
-  _globals['_TASKLIST']._serialized_end=422
-  _globals['_CREATESERVICEREQUEST']._serialized_start=424
-  _globals['_CREATESERVICEREQUEST']._serialized_end=486
-  _globals['_UPDATESERVICEREQUEST']._serialized_start=488
-  _globals['_UPDATESERVICEREQUEST']._serialized_end=580
-  _globals['_LISTTASKSREQUEST']._serialized_start=582
-  _globals['_LISTTASKSREQUEST']._serialized_end=687
-  _globals['_UPDATECLUSTERREQUEST']._serialized_start=690
-  _globals['_UPDATECLUSTERREQUEST']._serialized_end=828
-  _globals['_UPDATENODEREQUEST']._serialized_start=830
-  _globals['_UPDATENODEREQUEST']._serialized_end=916
-  _globals['_CREATESECRETREQUEST']._serialized_start=918
-  _globals['_CREATESECRETREQUEST']._serialized_end=978
-  _globals['_CREATECONFIGREQUEST']._serialized_start=980
-  _globals['_CREATECONFIGREQUEST']._serialized_end=1040
-  _globals['_INITREQUEST']._serialized_start=1043
-  _globals['_INITREQUEST']._serialized_end=1295
-  _globals['_INITRESPONSE']._serialized_start=1297
-  _globals['_INITRESPONSE']._serialized_end=1348
-  _globals['_JOINREQUEST']._serialized_start=1350
-  _globals['_JOINREQUEST']._serialized_end=1445
-  _globals['_JOINRESPONSE']._serialized_start=1447
-  _globals['_JOINRESPONSE']._serialized_end=1492
-  _globals['_LEAVEREQUEST']._serialized_start=1494
-  _globals['_LEAVEREQUEST']._serialized_end=1523
-  _globals['_INFOREQUEST']._serialized_start=1525
-  _globals['_INFOREQUEST']._serialized_end=1538
-  _globals['_INFORESPONSE']._serialized_start=1541
-  _globals['_INFORESPONSE']._serialized_end=1737
-  _globals['_SERVICELOGSREQUEST']._serialized_start=1739
-  _globals['_SERVICELOGSREQUEST']._serialized_end=1861
-  _globals['_SERVICELOGSMESSAGE']._serialized_start=1863
-  _globals['_SERVICELOGSMESSAGE']._serialized_end=1943
-  _globals['_CONTROL']._serialized_start=1946
-  _globals['_CONTROL']._serialized_end=3460
-  _globals['_SWARM']._serialized_start=3463
-  _globals['_SWARM']._serialized_end=3725
+  _globals['_NETWORKLIST']._serialized_start=323
+  _globals['_NETWORKLIST']._serialized_end=376
+  _globals['_CREATENETWORKREQUEST']._serialized_start=378
+  _globals['_CREATENETWORKREQUEST']._serialized_end=440
+  _globals['_SERVICELIST']._serialized_start=442
+  _globals['_SERVICELIST']._serialized_end=495
+  _globals['_TASKLIST']._serialized_start=497
+  _globals['_TASKLIST']._serialized_end=541
+  _globals['_CREATESERVICEREQUEST']._serialized_start=543
+  _globals['_CREATESERVICEREQUEST']._serialized_end=605
+  _globals['_UPDATESERVICEREQUEST']._serialized_start=607
+  _globals['_UPDATESERVICEREQUEST']._serialized_end=699
+  _globals['_LISTTASKSREQUEST']._serialized_start=701
+  _globals['_LISTTASKSREQUEST']._serialized_end=806
+  _globals['_UPDATECLUSTERREQUEST']._serialized_start=809
+  _globals['_UPDATECLUSTERREQUEST']._serialized_end=947
+  _globals['_UPDATENODEREQUEST']._serialized_start=949
+  _globals['_UPDATENODEREQUEST']._serialized_end=1035
+  _globals['_CREATESECRETREQUEST']._serialized_start=1037
+  _globals['_CREATESECRETREQUEST']._serialized_end=1097
+  _globals['_CREATECONFIGREQUEST']._serialized_start=1099
+  _globals['_CREATECONFIGREQUEST']._serialized_end=1159
+  _globals['_INITREQUEST']._serialized_start=1162
+  _globals['_INITREQUEST']._serialized_end=1414
+  _globals['_INITRESPONSE']._serialized_start=1416
+  _globals['_INITRESPONSE']._serialized_end=1467
+  _globals['_JOINREQUEST']._serialized_start=1469
+  _globals['_JOINREQUEST']._serialized_end=1564
+  _globals['_JOINRESPONSE']._serialized_start=1566
+  _globals['_JOINRESPONSE']._serialized_end=1611
+  _globals['_LEAVEREQUEST']._serialized_start=1613
+  _globals['_LEAVEREQUEST']._serialized_end=1642
+  _globals['_INFOREQUEST']._serialized_start=1644
+  _globals['_INFOREQUEST']._serialized_end=1657
+  _globals['_INFORESPONSE']._serialized_start=1660
+  _globals['_INFORESPONSE']._serialized_end=1856
+  _globals['_SERVICELOGSREQUEST']._serialized_start=1858
+  _globals['_SERVICELOGSREQUEST']._serialized_end=1980
+  _globals['_SERVICELOGSMESSAGE']._serialized_start=1982
+  _globals['_SERVICELOGSMESSAGE']._serialized_end=2062
+  _globals['_CONTROL']._serialized_start=2065
+  _globals['_CONTROL']._serialized_end=3859
+  _globals['_SWARM']._serialized_start=3862
+  _globals['_SWARM']._serialized_end=4124
 # @@protoc_insertion_point(module_scope)

@@ -48,6 +48,18 @@ class ConfigList(_message.Message):
     configs: _containers.RepeatedCompositeFieldContainer[_objects_pb2.Config]
     def __init__(self, configs: _Optional[_Iterable[_Union[_objects_pb2.Config, _Mapping]]] = ...) -> None: ...
 
+class NetworkList(_message.Message):
+    __slots__ = ("networks",)
+    NETWORKS_FIELD_NUMBER: _ClassVar[int]
+    networks: _containers.RepeatedCompositeFieldContainer[_objects_pb2.Network]
+    def __init__(self, networks: _Optional[_Iterable[_Union[_objects_pb2.Network, _Mapping]]] = ...) -> None: ...
+
+class CreateNetworkRequest(_message.Message):
+    __slots__ = ("spec",)
+    SPEC_FIELD_NUMBER: _ClassVar[int]
+    spec: _objects_pb2.NetworkSpec
+    def __init__(self, spec: _Optional[_Union[_objects_pb2.NetworkSpec, _Mapping]] = ...) -> None: ...
+
 class ServiceList(_message.Message):
     __slots__ = ("services",)
     SERVICES_FIELD_NUMBER: _ClassVar[int]

@@ -105,6 +105,26 @@ class ControlStub:
                 request_serializer=proto_dot_control__pb2.RemoveRequest.SerializeToString,
                 response_deserializer=proto_dot_control__pb2.Empty.FromString,
                 _registered_method=True)
+        self.CreateNetwork = channel.unary_unary(
+                '/shoal.control.Control/CreateNetwork',
+                request_serializer=proto_dot_control__pb2.CreateNetworkRequest.SerializeToString,
+                response_deserializer=proto_dot_objects__pb2.Network.FromString,
+                _registered_method=True)
+        self.GetNetwork = channel.unary_unary(
+                '/shoal.control.Control/GetNetwork',
+                request_serializer=proto_dot_control__pb2.GetRequest.SerializeToString,
+                response_deserializer=proto_dot_objects__pb2.Network.FromString,
+                _registered_method=True)
+        self.ListNetworks = channel.unary_unary(
+                '/shoal.control.Control/ListNetworks',
+                request_serializer=proto_dot_control__pb2.ListRequest.SerializeToString,
+                response_deserializer=proto_dot_control__pb2.NetworkList.FromString,
+                _registered_method=True)
+        self.RemoveNetwork = channel.unary_unary(
+                '/shoal.control.Control/RemoveNetwork',
+                request_serializer=proto_dot_control__pb2.RemoveRequest.SerializeToString,
+                response_deserializer=proto_dot_control__pb2.Empty.FromString,
+                _registered_method=True)
         self.CreateService = channel.unary_unary(
                 '/shoal.control.Control/CreateService',
                 request_serializer=proto_dot_control__pb2.CreateServiceRequest.SerializeToString,
@@ -232,6 +252,33 @@ class ControlServicer:
         raise NotImplementedError('Method not implemented!')
 
     def RemoveConfig(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateNetwork(self, request, context):
+        """network create: validates the spec (name, driver overlay, IPAM); the allocator fills in
+        the subnet and VXLAN ID. network rm is refused while a service or task uses it, and for
+        the ingress network while a service publishes an ingress port.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetNetwork(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListNetworks(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RemoveNetwork(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -365,6 +412,26 @@ def add_ControlServicer_to_server(servicer, server):
             ),
             'RemoveConfig': grpc.unary_unary_rpc_method_handler(
                     servicer.RemoveConfig,
+                    request_deserializer=proto_dot_control__pb2.RemoveRequest.FromString,
+                    response_serializer=proto_dot_control__pb2.Empty.SerializeToString,
+            ),
+            'CreateNetwork': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateNetwork,
+                    request_deserializer=proto_dot_control__pb2.CreateNetworkRequest.FromString,
+                    response_serializer=proto_dot_objects__pb2.Network.SerializeToString,
+            ),
+            'GetNetwork': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetNetwork,
+                    request_deserializer=proto_dot_control__pb2.GetRequest.FromString,
+                    response_serializer=proto_dot_objects__pb2.Network.SerializeToString,
+            ),
+            'ListNetworks': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListNetworks,
+                    request_deserializer=proto_dot_control__pb2.ListRequest.FromString,
+                    response_serializer=proto_dot_control__pb2.NetworkList.SerializeToString,
+            ),
+            'RemoveNetwork': grpc.unary_unary_rpc_method_handler(
+                    servicer.RemoveNetwork,
                     request_deserializer=proto_dot_control__pb2.RemoveRequest.FromString,
                     response_serializer=proto_dot_control__pb2.Empty.SerializeToString,
             ),
@@ -785,6 +852,114 @@ class Control:
             request,
             target,
             '/shoal.control.Control/RemoveConfig',
+            proto_dot_control__pb2.RemoveRequest.SerializeToString,
+            proto_dot_control__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateNetwork(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shoal.control.Control/CreateNetwork',
+            proto_dot_control__pb2.CreateNetworkRequest.SerializeToString,
+            proto_dot_objects__pb2.Network.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetNetwork(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shoal.control.Control/GetNetwork',
+            proto_dot_control__pb2.GetRequest.SerializeToString,
+            proto_dot_objects__pb2.Network.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListNetworks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shoal.control.Control/ListNetworks',
+            proto_dot_control__pb2.ListRequest.SerializeToString,
+            proto_dot_control__pb2.NetworkList.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RemoveNetwork(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shoal.control.Control/RemoveNetwork',
             proto_dot_control__pb2.RemoveRequest.SerializeToString,
             proto_dot_control__pb2.Empty.FromString,
             options,

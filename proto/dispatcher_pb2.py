@@ -26,7 +26,7 @@ from proto import objects_pb2 as proto_dot_objects__pb2
 from proto import logs_pb2 as proto_dot_logs__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16proto/dispatcher.proto\x12\x10shoal.dispatcher\x1a\x13proto/objects.proto\x1a\x10proto/logs.proto\"y\n\x10HeartbeatRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0c\n\x04\x61\x64\x64r\x18\x02 \x01(\t\x12\x36\n\x0b\x64\x65scription\x18\x03 \x01(\x0b\x32\x1c.shoal.store.NodeDescriptionH\x00\x88\x01\x01\x42\x0e\n\x0c_description\"z\n\x11HeartbeatResponse\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x08\x12\x16\n\x0eperiod_seconds\x18\x02 \x01(\x01\x12\x13\n\x0bleader_addr\x18\x03 \x01(\t\x12\x10\n\x08managers\x18\x04 \x03(\t\x12\x14\n\x0c\x64\x65sired_role\x18\x05 \x01(\t\"%\n\x12\x41ssignmentsRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\t\"\xe8\x01\n\x10\x41ssignmentChange\x12\x39\n\x06\x61\x63tion\x18\x01 \x01(\x0e\x32).shoal.dispatcher.AssignmentChange.Action\x12!\n\x04task\x18\x02 \x01(\x0b\x32\x11.shoal.store.TaskH\x00\x12%\n\x06secret\x18\x03 \x01(\x0b\x32\x13.shoal.store.SecretH\x00\x12%\n\x06\x63onfig\x18\x04 \x01(\x0b\x32\x13.shoal.store.ConfigH\x00\" \n\x06\x41\x63tion\x12\n\n\x06UPDATE\x10\x00\x12\n\n\x06REMOVE\x10\x01\x42\x06\n\x04item\"\xcf\x01\n\x12\x41ssignmentsMessage\x12\x37\n\x04type\x18\x01 \x01(\x0e\x32).shoal.dispatcher.AssignmentsMessage.Type\x12\x10\n\x08sequence\x18\x02 \x01(\x04\x12\x12\n\napplies_to\x18\x03 \x01(\x04\x12\x33\n\x07\x63hanges\x18\x04 \x03(\x0b\x32\".shoal.dispatcher.AssignmentChange\"%\n\x04Type\x12\x0c\n\x08\x43OMPLETE\x10\x00\x12\x0f\n\x0bINCREMENTAL\x10\x01\"L\n\x10TaskStatusUpdate\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\'\n\x06status\x18\x02 \x01(\x0b\x32\x17.shoal.store.TaskStatus\"_\n\x17UpdateTaskStatusRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x33\n\x07updates\x18\x02 \x03(\x0b\x32\".shoal.dispatcher.TaskStatusUpdate\"\x1a\n\x18UpdateTaskStatusResponse\"*\n\x17LogSubscriptionsRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\t\"\x8a\x01\n\x0fLogSubscription\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0bservice_ids\x18\x02 \x03(\t\x12\x10\n\x08task_ids\x18\x03 \x03(\t\x12\x0e\n\x06\x66ollow\x18\x04 \x01(\x08\x12\x0c\n\x04tail\x18\x05 \x01(\x03\x12\x17\n\x0fsince_unix_nano\x18\x06 \x01(\x03\x12\r\n\x05\x63lose\x18\x07 \x01(\x08\"f\n\x12PublishLogsMessage\x12\x17\n\x0fsubscription_id\x18\x01 \x01(\t\x12(\n\x08messages\x18\x02 \x03(\x0b\x32\x16.shoal.logs.LogMessage\x12\r\n\x05\x63lose\x18\x03 \x01(\x08\"\x15\n\x13PublishLogsResponse2\xec\x03\n\nDispatcher\x12T\n\tHeartbeat\x12\".shoal.dispatcher.HeartbeatRequest\x1a#.shoal.dispatcher.HeartbeatResponse\x12[\n\x0b\x41ssignments\x12$.shoal.dispatcher.AssignmentsRequest\x1a$.shoal.dispatcher.AssignmentsMessage0\x01\x12i\n\x10UpdateTaskStatus\x12).shoal.dispatcher.UpdateTaskStatusRequest\x1a*.shoal.dispatcher.UpdateTaskStatusResponse\x12\x62\n\x10LogSubscriptions\x12).shoal.dispatcher.LogSubscriptionsRequest\x1a!.shoal.dispatcher.LogSubscription0\x01\x12\\\n\x0bPublishLogs\x12$.shoal.dispatcher.PublishLogsMessage\x1a%.shoal.dispatcher.PublishLogsResponse(\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16proto/dispatcher.proto\x12\x10shoal.dispatcher\x1a\x13proto/objects.proto\x1a\x10proto/logs.proto\"y\n\x10HeartbeatRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0c\n\x04\x61\x64\x64r\x18\x02 \x01(\t\x12\x36\n\x0b\x64\x65scription\x18\x03 \x01(\x0b\x32\x1c.shoal.store.NodeDescriptionH\x00\x88\x01\x01\x42\x0e\n\x0c_description\"z\n\x11HeartbeatResponse\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x08\x12\x16\n\x0eperiod_seconds\x18\x02 \x01(\x01\x12\x13\n\x0bleader_addr\x18\x03 \x01(\t\x12\x10\n\x08managers\x18\x04 \x03(\t\x12\x14\n\x0c\x64\x65sired_role\x18\x05 \x01(\t\"%\n\x12\x41ssignmentsRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\t\"\x9a\x02\n\x10\x41ssignmentChange\x12\x39\n\x06\x61\x63tion\x18\x01 \x01(\x0e\x32).shoal.dispatcher.AssignmentChange.Action\x12!\n\x04task\x18\x02 \x01(\x0b\x32\x11.shoal.store.TaskH\x00\x12%\n\x06secret\x18\x03 \x01(\x0b\x32\x13.shoal.store.SecretH\x00\x12%\n\x06\x63onfig\x18\x04 \x01(\x0b\x32\x13.shoal.store.ConfigH\x00\x12\x30\n\x07network\x18\x05 \x01(\x0b\x32\x1d.shoal.dispatcher.NetworkViewH\x00\" \n\x06\x41\x63tion\x12\n\n\x06UPDATE\x10\x00\x12\n\n\x06REMOVE\x10\x01\x42\x06\n\x04item\"\xa9\x01\n\x0bNetworkPeer\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\t\x12\x0b\n\x03mac\x18\x02 \x01(\t\x12\x0f\n\x07node_id\x18\x03 \x01(\t\x12\x11\n\tnode_addr\x18\x04 \x01(\t\x12\x0f\n\x07task_id\x18\x05 \x01(\t\x12\x11\n\ttask_name\x18\x06 \x01(\t\x12\x12\n\nservice_id\x18\x07 \x01(\t\x12\x0f\n\x07\x61liases\x18\x08 \x03(\t\x12\x0f\n\x07serving\x18\t \x01(\x08\"\x8f\x01\n\x0eNetworkService\x12\x12\n\nservice_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x15\n\rendpoint_mode\x18\x03 \x01(\t\x12\x0b\n\x03vip\x18\x04 \x01(\t\x12&\n\x05ports\x18\x05 \x03(\x0b\x32\x17.shoal.store.PortConfig\x12\x0f\n\x07\x61liases\x18\x06 \x03(\t\"\xae\x01\n\x0bNetworkView\x12%\n\x07network\x18\x01 \x01(\x0b\x32\x14.shoal.store.Network\x12,\n\x05peers\x18\x02 \x03(\x0b\x32\x1d.shoal.dispatcher.NetworkPeer\x12\x32\n\x08services\x18\x03 \x03(\x0b\x32 .shoal.dispatcher.NetworkService\x12\x16\n\x0e\x64\x61ta_path_port\x18\x04 \x01(\x03\"\xcf\x01\n\x12\x41ssignmentsMessage\x12\x37\n\x04type\x18\x01 \x01(\x0e\x32).shoal.dispatcher.AssignmentsMessage.Type\x12\x10\n\x08sequence\x18\x02 \x01(\x04\x12\x12\n\napplies_to\x18\x03 \x01(\x04\x12\x33\n\x07\x63hanges\x18\x04 \x03(\x0b\x32\".shoal.dispatcher.AssignmentChange\"%\n\x04Type\x12\x0c\n\x08\x43OMPLETE\x10\x00\x12\x0f\n\x0bINCREMENTAL\x10\x01\"L\n\x10TaskStatusUpdate\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\'\n\x06status\x18\x02 \x01(\x0b\x32\x17.shoal.store.TaskStatus\"_\n\x17UpdateTaskStatusRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x33\n\x07updates\x18\x02 \x03(\x0b\x32\".shoal.dispatcher.TaskStatusUpdate\"\x1a\n\x18UpdateTaskStatusResponse\"*\n\x17LogSubscriptionsRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\t\"\x8a\x01\n\x0fLogSubscription\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0bservice_ids\x18\x02 \x03(\t\x12\x10\n\x08task_ids\x18\x03 \x03(\t\x12\x0e\n\x06\x66ollow\x18\x04 \x01(\x08\x12\x0c\n\x04tail\x18\x05 \x01(\x03\x12\x17\n\x0fsince_unix_nano\x18\x06 \x01(\x03\x12\r\n\x05\x63lose\x18\x07 \x01(\x08\"f\n\x12PublishLogsMessage\x12\x17\n\x0fsubscription_id\x18\x01 \x01(\t\x12(\n\x08messages\x18\x02 \x03(\x0b\x32\x16.shoal.logs.LogMessage\x12\r\n\x05\x63lose\x18\x03 \x01(\x08\"\x15\n\x13PublishLogsResponse2\xec\x03\n\nDispatcher\x12T\n\tHeartbeat\x12\".shoal.dispatcher.HeartbeatRequest\x1a#.shoal.dispatcher.HeartbeatResponse\x12[\n\x0b\x41ssignments\x12$.shoal.dispatcher.AssignmentsRequest\x1a$.shoal.dispatcher.AssignmentsMessage0\x01\x12i\n\x10UpdateTaskStatus\x12).shoal.dispatcher.UpdateTaskStatusRequest\x1a*.shoal.dispatcher.UpdateTaskStatusResponse\x12\x62\n\x10LogSubscriptions\x12).shoal.dispatcher.LogSubscriptionsRequest\x1a!.shoal.dispatcher.LogSubscription0\x01\x12\\\n\x0bPublishLogs\x12$.shoal.dispatcher.PublishLogsMessage\x1a%.shoal.dispatcher.PublishLogsResponse(\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -40,27 +40,33 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ASSIGNMENTSREQUEST']._serialized_start=330
   _globals['_ASSIGNMENTSREQUEST']._serialized_end=367
   _globals['_ASSIGNMENTCHANGE']._serialized_start=370
-  _globals['_ASSIGNMENTCHANGE']._serialized_end=602
-  _globals['_ASSIGNMENTCHANGE_ACTION']._serialized_start=562
-  _globals['_ASSIGNMENTCHANGE_ACTION']._serialized_end=594
-  _globals['_ASSIGNMENTSMESSAGE']._serialized_start=605
-  _globals['_ASSIGNMENTSMESSAGE']._serialized_end=812
-  _globals['_ASSIGNMENTSMESSAGE_TYPE']._serialized_start=775
-  _globals['_ASSIGNMENTSMESSAGE_TYPE']._serialized_end=812
-  _globals['_TASKSTATUSUPDATE']._serialized_start=814
-  _globals['_TASKSTATUSUPDATE']._serialized_end=890
-  _globals['_UPDATETASKSTATUSREQUEST']._serialized_start=892
-  _globals['_UPDATETASKSTATUSREQUEST']._serialized_end=987
-  _globals['_UPDATETASKSTATUSRESPONSE']._serialized_start=989
-  _globals['_UPDATETASKSTATUSRESPONSE']._serialized_end=1015
-  _globals['_LOGSUBSCRIPTIONSREQUEST']._serialized_start=1017
-  _globals['_LOGSUBSCRIPTIONSREQUEST']._serialized_end=1059
-  _globals['_LOGSUBSCRIPTION']._serialized_start=1062
-  _globals['_LOGSUBSCRIPTION']._serialized_end=1200
-  _globals['_PUBLISHLOGSMESSAGE']._serialized_start=1202
-  _globals['_PUBLISHLOGSMESSAGE']._serialized_end=1304
-  _globals['_PUBLISHLOGSRESPONSE']._serialized_start=1306
-  _globals['_PUBLISHLOGSRESPONSE']._serialized_end=1327
-  _globals['_DISPATCHER']._serialized_start=1330
-  _globals['_DISPATCHER']._serialized_end=1822
+  _globals['_ASSIGNMENTCHANGE']._serialized_end=652
+  _globals['_ASSIGNMENTCHANGE_ACTION']._serialized_start=612
+  _globals['_ASSIGNMENTCHANGE_ACTION']._serialized_end=644
+  _globals['_NETWORKPEER']._serialized_start=655
+  _globals['_NETWORKPEER']._serialized_end=824
+  _globals['_NETWORKSERVICE']._serialized_start=827
+  _globals['_NETWORKSERVICE']._serialized_end=970
+  _globals['_NETWORKVIEW']._serialized_start=973
+  _globals['_NETWORKVIEW']._serialized_end=1147
+  _globals['_ASSIGNMENTSMESSAGE']._serialized_start=1150
+  _globals['_ASSIGNMENTSMESSAGE']._serialized_end=1357
+  _globals['_ASSIGNMENTSMESSAGE_TYPE']._serialized_start=1320
+  _globals['_ASSIGNMENTSMESSAGE_TYPE']._serialized_end=1357
+  _globals['_TASKSTATUSUPDATE']._serialized_start=1359
+  _globals['_TASKSTATUSUPDATE']._serialized_end=1435
+  _globals['_UPDATETASKSTATUSREQUEST']._serialized_start=1437
+  _globals['_UPDATETASKSTATUSREQUEST']._serialized_end=1532
+  _globals['_UPDATETASKSTATUSRESPONSE']._serialized_start=1534
+  _globals['_UPDATETASKSTATUSRESPONSE']._serialized_end=1560
+  _globals['_LOGSUBSCRIPTIONSREQUEST']._serialized_start=1562
+  _globals['_LOGSUBSCRIPTIONSREQUEST']._serialized_end=1604
+  _globals['_LOGSUBSCRIPTION']._serialized_start=1607
+  _globals['_LOGSUBSCRIPTION']._serialized_end=1745
+  _globals['_PUBLISHLOGSMESSAGE']._serialized_start=1747
+  _globals['_PUBLISHLOGSMESSAGE']._serialized_end=1849
+  _globals['_PUBLISHLOGSRESPONSE']._serialized_start=1851
+  _globals['_PUBLISHLOGSRESPONSE']._serialized_end=1872
+  _globals['_DISPATCHER']._serialized_start=1875
+  _globals['_DISPATCHER']._serialized_end=2367
 # @@protoc_insertion_point(module_scope)

@@ -40,7 +40,7 @@ class AssignmentsRequest(_message.Message):
     def __init__(self, node_id: _Optional[str] = ...) -> None: ...
 
 class AssignmentChange(_message.Message):
-    __slots__ = ("action", "task", "secret", "config")
+    __slots__ = ("action", "task", "secret", "config", "network")
     class Action(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         UPDATE: _ClassVar[AssignmentChange.Action]
@@ -51,11 +51,63 @@ class AssignmentChange(_message.Message):
     TASK_FIELD_NUMBER: _ClassVar[int]
     SECRET_FIELD_NUMBER: _ClassVar[int]
     CONFIG_FIELD_NUMBER: _ClassVar[int]
+    NETWORK_FIELD_NUMBER: _ClassVar[int]
     action: AssignmentChange.Action
     task: _objects_pb2.Task
     secret: _objects_pb2.Secret
     config: _objects_pb2.Config
-    def __init__(self, action: _Optional[_Union[AssignmentChange.Action, str]] = ..., task: _Optional[_Union[_objects_pb2.Task, _Mapping]] = ..., secret: _Optional[_Union[_objects_pb2.Secret, _Mapping]] = ..., config: _Optional[_Union[_objects_pb2.Config, _Mapping]] = ...) -> None: ...
+    network: NetworkView
+    def __init__(self, action: _Optional[_Union[AssignmentChange.Action, str]] = ..., task: _Optional[_Union[_objects_pb2.Task, _Mapping]] = ..., secret: _Optional[_Union[_objects_pb2.Secret, _Mapping]] = ..., config: _Optional[_Union[_objects_pb2.Config, _Mapping]] = ..., network: _Optional[_Union[NetworkView, _Mapping]] = ...) -> None: ...
+
+class NetworkPeer(_message.Message):
+    __slots__ = ("address", "mac", "node_id", "node_addr", "task_id", "task_name", "service_id", "aliases", "serving")
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    MAC_FIELD_NUMBER: _ClassVar[int]
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    NODE_ADDR_FIELD_NUMBER: _ClassVar[int]
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    TASK_NAME_FIELD_NUMBER: _ClassVar[int]
+    SERVICE_ID_FIELD_NUMBER: _ClassVar[int]
+    ALIASES_FIELD_NUMBER: _ClassVar[int]
+    SERVING_FIELD_NUMBER: _ClassVar[int]
+    address: str
+    mac: str
+    node_id: str
+    node_addr: str
+    task_id: str
+    task_name: str
+    service_id: str
+    aliases: _containers.RepeatedScalarFieldContainer[str]
+    serving: bool
+    def __init__(self, address: _Optional[str] = ..., mac: _Optional[str] = ..., node_id: _Optional[str] = ..., node_addr: _Optional[str] = ..., task_id: _Optional[str] = ..., task_name: _Optional[str] = ..., service_id: _Optional[str] = ..., aliases: _Optional[_Iterable[str]] = ..., serving: _Optional[bool] = ...) -> None: ...
+
+class NetworkService(_message.Message):
+    __slots__ = ("service_id", "name", "endpoint_mode", "vip", "ports", "aliases")
+    SERVICE_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ENDPOINT_MODE_FIELD_NUMBER: _ClassVar[int]
+    VIP_FIELD_NUMBER: _ClassVar[int]
+    PORTS_FIELD_NUMBER: _ClassVar[int]
+    ALIASES_FIELD_NUMBER: _ClassVar[int]
+    service_id: str
+    name: str
+    endpoint_mode: str
+    vip: str
+    ports: _containers.RepeatedCompositeFieldContainer[_objects_pb2.PortConfig]
+    aliases: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, service_id: _Optional[str] = ..., name: _Optional[str] = ..., endpoint_mode: _Optional[str] = ..., vip: _Optional[str] = ..., ports: _Optional[_Iterable[_Union[_objects_pb2.PortConfig, _Mapping]]] = ..., aliases: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class NetworkView(_message.Message):
+    __slots__ = ("network", "peers", "services", "data_path_port")
+    NETWORK_FIELD_NUMBER: _ClassVar[int]
+    PEERS_FIELD_NUMBER: _ClassVar[int]
+    SERVICES_FIELD_NUMBER: _ClassVar[int]
+    DATA_PATH_PORT_FIELD_NUMBER: _ClassVar[int]
+    network: _objects_pb2.Network
+    peers: _containers.RepeatedCompositeFieldContainer[NetworkPeer]
+    services: _containers.RepeatedCompositeFieldContainer[NetworkService]
+    data_path_port: int
+    def __init__(self, network: _Optional[_Union[_objects_pb2.Network, _Mapping]] = ..., peers: _Optional[_Iterable[_Union[NetworkPeer, _Mapping]]] = ..., services: _Optional[_Iterable[_Union[NetworkService, _Mapping]]] = ..., data_path_port: _Optional[int] = ...) -> None: ...
 
 class AssignmentsMessage(_message.Message):
     __slots__ = ("type", "sequence", "applies_to", "changes")
