@@ -14,7 +14,8 @@
     while this manager leads: Dispatcher.run (nodes Down after missed heartbeats),
     MembershipReconciler.run (reachability, leader flag, promote/demote), the assignment
     streams and task status intake, the log broker (`service logs`; a follower relays the
-    leader's stream), the orchestrators and the scheduler
+    leader's stream), the orchestrators, the allocator (networks, addresses, published ports:
+    before the scheduler places a task that needs them) and the scheduler
 
 Every RPC on both ports goes through manager.ca's AuthorizationInterceptor with the table in
 `authorization_policy()`; a node listed in the Cluster object's `removed_nodes` is refused.
@@ -34,6 +35,7 @@ from typing import Any
 
 import grpc
 
+from manager.allocator import Allocator, host_routes
 from manager.ca import (
     RAFT_SERVICE,
     AESGCMCipher,
@@ -376,6 +378,7 @@ class Manager:
             log.info("this manager is the Raft leader", extra=self._log)
             # Fresh loops each term: a stopped ReconcileLoop does not run again.
             orchestrators = [cls(self.store, WallClock()) for cls in _ORCHESTRATORS]
+            allocator = Allocator(self.store, LoopClock(), reserved=host_routes)
             scheduler = Scheduler(self.store, LoopClock(), manager_id=self.config.node_id)
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self.dispatcher.run())
@@ -385,6 +388,7 @@ class Manager:
                 tg.create_task(self.log_broker.run())
                 for loop in orchestrators:
                     tg.create_task(self._while_leading(loop.name, loop.run))
+                tg.create_task(self._while_leading(allocator.name, allocator.run))
                 tg.create_task(self._while_leading("scheduler", scheduler.run))
                 while self.is_leader:  # noqa: ASYNC110
                     await asyncio.sleep(0.05)
@@ -395,6 +399,7 @@ class Manager:
                 await self.log_broker.stop()
                 for loop in orchestrators:
                     loop.stop()
+                await allocator.stop()
                 await scheduler.stop()
             log.info("this manager is no longer the Raft leader", extra=self._log)
 

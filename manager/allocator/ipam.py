@@ -236,6 +236,9 @@ class AddressSpace:
             raise AddressInUse(f"address {addr} on network {self.name} is in use by {current}")
         self._owners[addr] = owner
 
+    def owner_of(self, addr: IPv4Address) -> str | None:
+        return self._owners.get(addr)
+
     def release(self, addr: IPv4Address) -> None:
         if addr == self.gateway:
             return  # the gateway lives as long as the network

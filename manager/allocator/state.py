@@ -6,13 +6,15 @@
     attachments = alloc.allocate_task(task)          # an address and MAC per network
 
 Every method returns the values to write to the store and raises a typed error (with a
-message for the user) leaving the state as it was. No store, no I/O.
+message for the user) leaving the state as it was. Releases name the object that held the
+addresses and free only what that object still owns, so releasing twice (a task that ended,
+then was deleted) never frees an address handed on to someone else. No store, no I/O.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from ipaddress import IPv4Interface
 
@@ -25,6 +27,7 @@ from manager.allocator.ipam import (
     parse_ipam_config,
 )
 from manager.allocator.ports import PortAllocator
+from manager.allocator.rules import holds_addresses
 from manager.allocator.vxlan import VXLANAllocator
 from manager.store.objects import (
     Cluster,
@@ -44,7 +47,10 @@ def _owner(kind: str, object_id: str) -> str:
 
 
 def _iface(cidr: str) -> IPv4Interface:
-    iface = ipaddress.ip_interface(cidr)
+    try:
+        iface = ipaddress.ip_interface(cidr)
+    except ValueError:
+        raise AllocatorError(f"address {cidr!r} is not an address") from None
     if not isinstance(iface, IPv4Interface):
         raise AllocatorError(f"address {cidr} is not IPv4")
     return iface
@@ -68,11 +74,15 @@ class Allocations:
         self.vxlan = VXLANAllocator()
         self.ports = PortAllocator()
         self._networks: dict[str, _NetworkState] = {}  # network id -> state
+        self.conflicts: list[str] = []  # what restore could not take back (for the log)
 
     # -- networks ---------------------------------------------------------------------------
 
     def space(self, network_id: str) -> AddressSpace:
         return self._networks[network_id].space
+
+    def has_network(self, network_id: str) -> bool:
+        return network_id in self._networks
 
     @property
     def ingress_network_id(self) -> str:
@@ -123,11 +133,13 @@ class Allocations:
         gateway = network.gateway or (given.gateway if given else "")
         return parse_ipam_config(subnet, gateway, given.range if given else "")
 
-    def release_network(self, network_id: str) -> None:
+    def release_network(self, network_id: str) -> bool:
         st = self._networks.pop(network_id, None)
-        if st is not None:
-            self.pool.release(st.name)
-            self.vxlan.release(st.vxlan_id)
+        if st is None:
+            return False
+        self.pool.release(st.name)
+        self.vxlan.release(st.vxlan_id)
+        return True
 
     # -- addresses ---------------------------------------------------------------------------
 
@@ -142,24 +154,43 @@ class Allocations:
             addr = st.space.allocate(owner)
         return IPv4Interface((addr, st.space.subnet.prefixlen))
 
-    def _release(self, network_id: str, cidr: str) -> None:
+    def _release(self, network_id: str, cidr: str, owner: str | None = None) -> bool:
+        """Free an address; with `owner`, only if that owner still holds it. Whether an
+        address was freed."""
         st = self._networks.get(network_id)
-        if st is not None and cidr:
-            st.space.release(_iface(cidr).ip)
+        if st is None or not cidr:
+            return False
+        addr = _iface(cidr).ip
+        if addr == st.space.gateway or st.space.owner_of(addr) is None:
+            return False
+        if owner is not None and st.space.owner_of(addr) != owner:
+            return False
+        st.space.release(addr)
+        return True
 
     def _attach_all(
         self, owner: str, wanted: Sequence[tuple[str, str]]
     ) -> list[tuple[str, IPv4Interface]]:
-        """(network id, address already held or "") -> addresses; all or nothing."""
+        """(network id, address already held or "") -> addresses; all or nothing: on an
+        error, what this call took is freed again (what the owner held before stays)."""
         done: list[tuple[str, IPv4Interface]] = []
+        taken: list[tuple[str, IPv4Interface]] = []
         try:
             for network_id, have in wanted:
-                done.append((network_id, self._attach(network_id, owner, have)))
+                held = bool(have) and self._owner_of(network_id, have) == owner
+                iface = self._attach(network_id, owner, have)
+                done.append((network_id, iface))
+                if not held:
+                    taken.append((network_id, iface))
         except AllocatorError:
-            for network_id, iface in done:
+            for network_id, iface in taken:
                 self._release(network_id, str(iface))
             raise
         return done
+
+    def _owner_of(self, network_id: str, cidr: str) -> str | None:
+        st = self._networks.get(network_id)
+        return None if st is None else st.space.owner_of(_iface(cidr).ip)
 
     # -- services ----------------------------------------------------------------------------
 
@@ -188,17 +219,21 @@ class Allocations:
             raise
         for network_id, addr in held.items():
             if network_id not in wanted:
-                self._release(network_id, addr)
+                self._release(network_id, addr, owner)
         return Endpoint(
             spec=spec,
             ports=ports,
             virtual_ips=tuple(VirtualIP(n, str(iface)) for n, iface in vips),
         )
 
-    def release_service(self, service: Service) -> None:
+    def release_service(self, service: Service) -> bool:
+        """Whether anything was freed (its ports or VIPs)."""
+        owner = _owner("service", service.id)
+        freed = any(o.service_id == service.id for o in self.ports.allocated.values())
         self.ports.release(service.id)
         for v in (service.endpoint or Endpoint()).virtual_ips:
-            self._release(v.network_id, v.addr)
+            freed = self._release(v.network_id, v.addr, owner) or freed
+        return freed
 
     # -- tasks and nodes ---------------------------------------------------------------------
 
@@ -224,10 +259,16 @@ class Allocations:
             for n, iface in done
         )
 
-    def release_task(self, task: Task) -> None:
-        for a in task.networks:
+    def release_task(self, task: Task) -> bool:
+        """Whether an address was freed (False when the task held none any more)."""
+        return self._release_attachments(_owner("task", task.id), task.networks)
+
+    def _release_attachments(self, owner: str, attachments: Iterable[NetworkAttachment]) -> bool:
+        freed = False
+        for a in attachments:
             for cidr in a.addresses:
-                self._release(a.network_id, cidr)
+                freed = self._release(a.network_id, cidr, owner) or freed
+        return freed
 
     def allocate_node(self, node: Node) -> tuple[NetworkAttachment, ...]:
         """The node's ingress sandbox address (none while there is no ingress network)."""
@@ -239,10 +280,8 @@ class Allocations:
         iface = self._attach(ingress, _owner("node", node.id), have)
         return (NetworkAttachment(ingress, (str(iface),), (), mac_for(iface.ip)),)
 
-    def release_node(self, node: Node) -> None:
-        for a in node.attachments:
-            for cidr in a.addresses:
-                self._release(a.network_id, cidr)
+    def release_node(self, node: Node) -> bool:
+        return self._release_attachments(_owner("node", node.id), node.attachments)
 
     # -- a new leader ------------------------------------------------------------------------
 
@@ -257,30 +296,47 @@ class Allocations:
         reserved: Iterable[str] = (),
     ) -> Allocations:
         """Rebuild the state from the store's objects: only what they already hold is taken
-        (objects not allocated yet are left for the loop), tasks past RUNNING hold nothing."""
+        (objects not allocated yet are left for the loop); tasks that ended, or can no longer
+        start, hold nothing (rules.holds_addresses). An object whose allocation cannot be
+        taken back (it overlaps another's, its network is gone) is left out, all of it, and
+        said in `conflicts`: a new leader must come up even on inconsistent state."""
         alloc = cls(cluster, reserved)
         for n in sorted(networks, key=lambda n: n.id):
             if n.subnet and n.vxlan_id and not n.pending_delete:
-                alloc.allocate_network(n)
+                alloc._take(f"network {n.spec.name or n.id}", alloc.allocate_network, n)
         for s in sorted(services, key=lambda s: s.id):
             if s.endpoint is not None:
-                alloc._restore_service(s)
+                alloc._take(f"service {s.spec.name or s.id}", alloc._restore_service, s)
         for t in sorted(tasks, key=lambda t: t.id):
-            if not t.status.state.terminal:
-                for a in t.networks:
-                    for cidr in a.addresses:
-                        alloc._attach(a.network_id, _owner("task", t.id), cidr)
+            if holds_addresses(t) and t.networks:
+                owner = _owner("task", t.id)
+                alloc._take(f"task {t.id}", alloc._restore_attachments, owner, t.networks)
         for node in sorted(nodes, key=lambda n: n.id):
-            for a in node.attachments:
-                for cidr in a.addresses:
-                    alloc._attach(a.network_id, _owner("node", node.id), cidr)
+            if node.attachments:
+                owner = _owner("node", node.id)
+                alloc._take(f"node {node.id}", alloc._restore_attachments, owner, node.attachments)
         return alloc
+
+    def _take(self, what: str, restore: Callable[..., object], *args: object) -> None:
+        try:
+            restore(*args)
+        except AllocatorError as e:
+            self.conflicts.append(f"{what}: {e}")
+
+    def _restore_attachments(self, owner: str, attachments: Iterable[NetworkAttachment]) -> None:
+        wanted = [(a.network_id, cidr) for a in attachments for cidr in a.addresses if cidr]
+        self._attach_all(owner, wanted)
 
     def _restore_service(self, service: Service) -> None:
         endpoint = service.endpoint or Endpoint()
-        for v in endpoint.virtual_ips:
-            self._attach(v.network_id, _owner("service", service.id), v.addr)
-        self.ports.claim(service.id, service.spec.name, endpoint.ports)
+        owner = _owner("service", service.id)
+        vips = self._attach_all(owner, [(v.network_id, v.addr) for v in endpoint.virtual_ips])
+        try:
+            self.ports.claim(service.id, service.spec.name, endpoint.ports)
+        except AllocatorError:
+            for network_id, iface in vips:
+                self._release(network_id, str(iface))
+            raise
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Allocations):

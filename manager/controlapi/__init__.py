@@ -1,5 +1,5 @@
 """The Control API the CLI calls (proto/control.proto): nodes, secrets, configs, the cluster,
-services and their tasks.
+services and their tasks, networks.
 
 Core functions per kind operate on the Store and raise typed errors (errors.py) carrying the
 user's one-line message; `ControlServicer` is the thin gRPC layer over them. Rules and messages
@@ -21,6 +21,14 @@ from manager.controlapi.errors import (
     InternalError,
     InvalidArgumentError,
     NotFoundError,
+)
+from manager.controlapi.networks import (
+    create_network,
+    get_network,
+    list_networks,
+    remove_network,
+    resolve_network,
+    validate_network_spec,
 )
 from manager.controlapi.nodes import (
     check_demotion,
@@ -64,15 +72,18 @@ __all__ = [
     "add_to_server",
     "check_demotion",
     "create_config",
+    "create_network",
     "create_secret",
     "create_service",
     "get_cluster",
     "get_config",
+    "get_network",
     "get_node",
     "get_secret",
     "get_service",
     "get_task",
     "list_configs",
+    "list_networks",
     "list_nodes",
     "list_secrets",
     "list_services",
@@ -83,11 +94,13 @@ __all__ = [
     "redact_service",
     "redact_task",
     "remove_config",
+    "remove_network",
     "remove_node",
     "remove_secret",
     "remove_service",
     "resolve",
     "resolve_config",
+    "resolve_network",
     "resolve_node",
     "resolve_secret",
     "resolve_service",
@@ -99,5 +112,6 @@ __all__ = [
     "validate_cluster_spec",
     "validate_data",
     "validate_name",
+    "validate_network_spec",
     "validate_service_spec",
 ]

@@ -4,7 +4,7 @@ core's one-line message; Raft errors (NotLeader, ProposalLost) propagate untouch
 leader-forwarding wrapper (forward.py) to handle.
 
     CLI --Control RPC--> ControlServicer --> nodes / secrets / configs / cluster --> Store
-                                             services / tasks
+                                             services / tasks / networks
                                ^                         | ControlError
                                +-- status code + message +
 """
@@ -21,7 +21,7 @@ import grpc
 from google.protobuf.message import Message
 
 from manager.ca.tokens import Entropy
-from manager.controlapi import cluster, configs, nodes, secrets, services, tasks
+from manager.controlapi import cluster, configs, networks, nodes, secrets, services, tasks
 from manager.controlapi.errors import (
     AlreadyExistsError,
     ControlError,
@@ -34,6 +34,7 @@ from manager.store import (
     ClusterSpec,
     CodecError,
     ConfigSpec,
+    NetworkSpec,
     NodeSpec,
     SecretSpec,
     ServiceSpec,
@@ -201,6 +202,38 @@ class ControlServicer(control_pb2_grpc.ControlServicer):
     ) -> control_pb2.Empty:
         async with _answer(context):
             await configs.remove_config(self._store, request.ref)
+            return control_pb2.Empty()
+
+    # -- networks -----------------------------------------------------------------------------
+
+    async def CreateNetwork(
+        self, request: control_pb2.CreateNetworkRequest, context: grpc.aio.ServicerContext
+    ) -> objects_pb2.Network:
+        async with _answer(context):
+            spec = _decode(NetworkSpec, _required(request, "spec", "network"))
+            created = await networks.create_network(self._store, spec)
+            return _encode(created, objects_pb2.Network)
+
+    async def GetNetwork(
+        self, request: control_pb2.GetRequest, context: grpc.aio.ServicerContext
+    ) -> objects_pb2.Network:
+        async with _answer(context):
+            return _encode(networks.get_network(self._store, request.ref), objects_pb2.Network)
+
+    async def ListNetworks(
+        self, request: control_pb2.ListRequest, context: grpc.aio.ServicerContext
+    ) -> control_pb2.NetworkList:
+        async with _answer(context):
+            found = networks.list_networks(self._store)
+            return control_pb2.NetworkList(
+                networks=[_encode(n, objects_pb2.Network) for n in found]
+            )
+
+    async def RemoveNetwork(
+        self, request: control_pb2.RemoveRequest, context: grpc.aio.ServicerContext
+    ) -> control_pb2.Empty:
+        async with _answer(context):
+            await networks.remove_network(self._store, request.ref)
             return control_pb2.Empty()
 
     # -- services and tasks -------------------------------------------------------------------

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from manager.allocator.rules import task_endpoint
 from manager.scheduler.constraint import node_matches, parse_constraints
 from manager.scheduler.errors import ConstraintError
 from manager.store import (
@@ -187,8 +188,10 @@ def new_task(
     job_iteration: int | None = None,
 ) -> Task:
     """A task for `service`: its spec copied from the service, no id yet (the store gives
-    one). Created PENDING, ready for the scheduler (there is no allocator stage yet); NEW
-    while a restart delay holds it back."""
+    one), and its endpoint (the allocated one when it is current, else the endpoint spec:
+    rules.task_endpoint). Created PENDING; NEW while a restart delay holds it back. A task
+    that needs networks waits in PENDING until the allocator wrote its attachments (the
+    scheduler leaves it alone until then)."""
     if job_iteration is None and is_job(service) and service.job_status is not None:
         job_iteration = service.job_status.job_iteration
     return Task(
@@ -200,6 +203,7 @@ def new_task(
         service_annotations=ServiceAnnotations(service.spec.name, service.spec.labels),
         desired_state=desired_for(service),
         status=TaskStatus(state=state, timestamp=now, message=message),
+        endpoint=task_endpoint(service),
         job_iteration=job_iteration if is_job(service) else None,
     )
 

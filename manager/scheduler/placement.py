@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from manager.allocator.rules import awaits_allocation
 from manager.scheduler.constraint import parse_constraints
 from manager.scheduler.errors import SchedulerError
 from manager.scheduler.nodeinfo import NodeInfo, holds_resources, should_run
@@ -56,8 +57,12 @@ class Snapshot:
 
 
 def wants_node(task: Task) -> bool:
-    """A task the scheduler has to place (or, with a node already named, confirm)."""
-    return task.status.state is TaskState.PENDING and should_run(task)
+    """A task the scheduler has to place (or, with a node already named, confirm). Not one
+    that needs network attachments (its spec names networks, or its endpoint publishes an
+    ingress port) before the allocator wrote them: it would start unreachable."""
+    return (
+        task.status.state is TaskState.PENDING and should_run(task) and not awaits_allocation(task)
+    )
 
 
 def validate_placement(placement: Placement) -> None:

@@ -14,9 +14,10 @@ Level-triggered: a pass re-reads every task it considers from the current view, 
 it twice does nothing new. The first pass (when this manager becomes leader, or after the store
 was restored from a snapshot) considers every task in the store.
 
-Which tasks: observed state PENDING and desired state RUNNING. The orchestrators create tasks
-in PENDING because there is no allocator yet; when the allocator comes it creates them NEW and
-moves them to PENDING once their networks and ports are allocated, and nothing here changes.
+Which tasks: observed state PENDING and desired state RUNNING, and not awaiting the allocator:
+a task that needs networks (its spec names some, or it publishes an ingress port) is left
+alone until the allocator (manager/allocator/loop.py) wrote its attachments; that write is a
+task change like any other and brings it here.
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from ipaddress import IPv4Address, IPv4Interface
 
 import pytest
 
@@ -156,3 +157,47 @@ def test_service_port_conflict_leaves_no_vips() -> None:
             svc("api", ("front",), (PortConfig(target_port=1, published_port=8080),))
         )
     assert set(alloc.space("front").allocated.values()) == {"gateway"}
+
+
+def test_a_release_frees_only_what_the_owner_still_holds() -> None:
+    alloc, _, _, tasks, _ = build()
+    db_task = tasks[1]  # on "back"
+    assert alloc.release_task(db_task)
+    successor = Task(id="next", spec=db_task.spec)
+    taken = alloc.allocate_task(successor)
+    assert taken[0].addresses == db_task.networks[0].addresses  # the freed address, reused
+    assert not alloc.release_task(db_task)  # again (deleted after it ended): nothing freed
+    owner = alloc.space("back").owner_of(_addr(taken[0].addresses[0]))
+    assert owner == "task:next"
+
+
+def test_restore_leaves_out_what_it_cannot_take_back_and_says_so() -> None:
+    _, networks, services, tasks, nodes = build()
+    clash = replace(tasks[1], id="zz-clash")  # claims t1's addresses again
+    gone = replace(nodes[0], attachments=(replace(nodes[0].attachments[0], network_id="gone"),))
+    rebuilt = Allocations.restore(CLUSTER, networks, services, [*tasks, clash], [gone, nodes[1]])
+    assert rebuilt.conflicts == [
+        f"task zz-clash: address {tasks[1].networks[0].addresses[0].split('/')[0]} on network "
+        "back is in use by task:t1",
+        "node n1: network gone is not allocated yet",
+    ]
+    assert rebuilt.space("front").owner_of(_addr(tasks[0].networks[0].addresses[0])) == "task:t0"
+
+
+def test_a_failed_service_update_keeps_the_vips_it_holds() -> None:
+    alloc = Allocations(CLUSTER)
+    alloc.allocate_network(net("front"))
+    alloc.allocate_network(net("tiny", "10.9.0.0/30"))
+    alloc.allocate_task(Task(id="filler", spec=svc("x", ("tiny",)).spec.task_template))
+    web = svc("web", ("front",))
+    web = replace(web, endpoint=alloc.allocate_service(web))
+    grown = replace(web, spec=svc("web", ("front", "tiny")).spec)
+    with pytest.raises(AddressesExhausted):
+        alloc.allocate_service(grown)
+    assert web.endpoint is not None
+    vip = _addr(web.endpoint.virtual_ips[0].addr)
+    assert alloc.space("front").owner_of(vip) == "service:web"
+
+
+def _addr(cidr: str) -> IPv4Address:
+    return IPv4Interface(cidr).ip
