@@ -7,6 +7,7 @@ import click
 from ._client import DEFAULT_HOST, Daemon
 from .configs import config
 from .info import info
+from .networks import network
 from .nodes import node
 from .secrets import secret
 from .services import service
@@ -39,6 +40,7 @@ cli.add_command(node)
 cli.add_command(service)
 cli.add_command(secret)
 cli.add_command(config)
+cli.add_command(network)
 cli.add_command(info)
 
 

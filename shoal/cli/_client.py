@@ -170,6 +170,21 @@ class Daemon:
     def remove_config(self, ref: str) -> None:
         self._control_call("RemoveConfig", control_pb2.RemoveRequest(ref=ref), control_pb2.Empty)
 
+    def create_network(self, spec: objects_pb2.NetworkSpec) -> objects_pb2.Network:
+        request = control_pb2.CreateNetworkRequest(spec=spec)
+        return self._control_call("CreateNetwork", request, objects_pb2.Network)
+
+    def get_network(self, ref: str) -> objects_pb2.Network:
+        request = control_pb2.GetRequest(ref=ref)
+        return self._control_call("GetNetwork", request, objects_pb2.Network)
+
+    def list_networks(self) -> list[objects_pb2.Network]:
+        request = control_pb2.ListRequest()
+        return list(self._control_call("ListNetworks", request, control_pb2.NetworkList).networks)
+
+    def remove_network(self, ref: str) -> None:
+        self._control_call("RemoveNetwork", control_pb2.RemoveRequest(ref=ref), control_pb2.Empty)
+
     def create_service(self, spec: objects_pb2.ServiceSpec) -> objects_pb2.Service:
         request = control_pb2.CreateServiceRequest(spec=spec)
         return self._control_call("CreateService", request, objects_pb2.Service)

@@ -248,7 +248,8 @@ def _go_bool(key: str, value: str) -> bool:
     raise ValueError(f"invalid value for {key}: {value}")
 
 
-def _csv_fields(text: str) -> list[str]:
+def csv_fields(text: str) -> list[str]:
+    """The fields of a comma-separated flag value, quotes as in CSV (Go's csv.Reader)."""
     return next(csv.reader([text])) if text else []
 
 
@@ -266,7 +267,7 @@ def parse_mount(text: str) -> objects_pb2.Mount:
     """docker's MountOpt: `type=volume,source=data,target=/data,readonly,...`."""
     mount = objects_pb2.Mount(type="volume")
     used: set[str] = set()
-    for field in _csv_fields(text):
+    for field in csv_fields(text):
         key, sep, value = field.partition("=")
         key = key.strip().lower()
         if not sep:
@@ -322,7 +323,7 @@ def parse_mount(text: str) -> objects_pb2.Mount:
 def _file_reference(kind: str, text: str) -> tuple[str, objects_pb2.FileTarget]:
     """docker's SecretOpt/ConfigOpt: `name` or `source=name,target=x,uid=0,gid=0,mode=0444`."""
     target = objects_pb2.FileTarget(uid="0", gid="0", mode=0o444)
-    fields = _csv_fields(text)
+    fields = csv_fields(text)
     if len(fields) == 1 and "=" not in fields[0]:
         target.name = fields[0]
         return fields[0], target

@@ -445,6 +445,81 @@ def config_pretty(config: objects_pb2.Config) -> str:
     return "\n".join(lines) + "\n"
 
 
+# ---- networks (docker/cli cli/command/network/formatter.go; GET /networks/{id}) ----
+
+NETWORK_HEADERS = {
+    "ID": "NETWORK ID",
+    "Name": "NAME",
+    "Driver": "DRIVER",
+    "Scope": "SCOPE",
+    "IPv4": "IPV4",
+    "IPv6": "IPV6",
+    "Internal": "INTERNAL",
+    "Labels": "LABELS",
+    "CreatedAt": "CREATED AT",
+}
+NETWORK_TABLE = "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}"
+# the overlay driver's state, as docker shows it in a network's Options
+VXLAN_ID_OPTION = "com.docker.network.driver.overlay.vxlanid_list"
+
+
+def network_row(network: objects_pb2.Network, *, trunc: bool = True) -> Row:
+    """A `network ls` row; every network shoal has is a swarm-scoped overlay."""
+    return {
+        "ID": short_id(network.id) if trunc else network.id,
+        "Name": network.spec.name,
+        "Driver": network.spec.driver or "overlay",
+        "Scope": "swarm",
+        "IPv4": "true",
+        "IPv6": "false",
+        "Internal": _go_bool(network.spec.internal),
+        "Labels": _labels_csv(network.spec.labels),
+        "CreatedAt": go_time(network.meta.created_at),
+    }
+
+
+def _ipam_entry(subnet: str, ip_range: str, gateway: str) -> Row:
+    out: Row = {"Subnet": subnet}
+    _put(out, "IPRange", ip_range)
+    _put(out, "Gateway", gateway)
+    return out
+
+
+def _ipam_configs(network: objects_pb2.Network) -> list[JSON]:
+    """The allocated subnet and gateway (with the range asked for), or what the spec asks for
+    until the allocator has seen the network."""
+    requested = network.spec.ipam_configs
+    if not network.subnet:
+        return [_ipam_entry(c.subnet, c.range, c.gateway) for c in requested]
+    ip_range = next((c.range for c in requested if c.subnet == network.subnet), "")
+    return [_ipam_entry(network.subnet, ip_range, network.gateway)]
+
+
+def network_inspect(network: objects_pb2.Network) -> Row:
+    """A network in the Docker API's shape, as a manager shows a swarm network."""
+    spec = network.spec
+    options: dict[str, JSON] = dict(spec.driver_options)
+    if network.vxlan_id:
+        options[VXLAN_ID_OPTION] = str(network.vxlan_id)
+    return {
+        "Name": spec.name,
+        "Id": network.id,
+        "Created": rfc3339(network.meta.created_at),
+        "Scope": "swarm",
+        "Driver": spec.driver or "overlay",
+        "EnableIPv6": False,
+        "IPAM": {"Driver": "default", "Options": None, "Config": _ipam_configs(network)},
+        "Internal": spec.internal,
+        "Attachable": spec.attachable,
+        "Ingress": spec.ingress,
+        "ConfigFrom": {"Network": ""},
+        "ConfigOnly": False,
+        "Containers": {},
+        "Options": options,
+        "Labels": dict(spec.labels),
+    }
+
+
 # ---- the swarm ----
 
 
@@ -674,12 +749,43 @@ def _port(p: objects_pb2.PortConfig) -> str:
     return f"*:{p.published_port}->{p.target_port}/{p.protocol or 'tcp'}"
 
 
+def published_ports(service: objects_pb2.Service) -> Sequence[objects_pb2.PortConfig]:
+    """The ports as allocated (published ports filled in); before the allocator has seen the
+    service, those of its spec."""
+    if service.HasField("endpoint"):
+        return service.endpoint.ports
+    return service.spec.endpoint_spec.ports
+
+
+def _range(first: int, last: int) -> str:
+    return f"{first}-{last}" if last > first else str(first)
+
+
 def service_ports(service: objects_pb2.Service) -> str:
-    """PORTS of `service ls`: the published ingress ports."""
-    ports = service.endpoint.ports if service.HasField("endpoint") else []
-    ports = ports or service.spec.endpoint_spec.ports
-    shown = [p for p in ports if (p.publish_mode or "ingress") == "ingress" and p.published_port]
-    return ", ".join(_port(p) for p in sorted(shown, key=lambda p: p.published_port))
+    """PORTS of `service ls` (docker's service formatter): the ingress-published ports by
+    protocol and port, consecutive ones merged ("*:8080-8081->80-81/tcp"); host-mode ports
+    are not shown (they are in `service ps`)."""
+    ingress = [p for p in published_ports(service) if (p.publish_mode or "ingress") == "ingress"]
+    ingress.sort(key=lambda p: (p.protocol or "tcp", p.published_port))
+    shown: list[str] = []
+    # the current range: protocol, first and last published port, first and last target
+    protocol, p_first, p_last, t_first, t_last = "", 0, 0, 0, 0
+    for p in ingress:
+        proto = p.protocol or "tcp"
+        # Go's uint32 arithmetic: a port below the range's end is not "consecutive"
+        next_published = (p.published_port - p_last) % 2**32 <= 1
+        next_target = (p.target_port - t_last) % 2**32 <= 1
+        overlaps = t_last != t_first and p.target_port <= t_last
+        if proto == protocol and next_published and next_target and not overlaps:
+            p_last, t_last = p.published_port, p.target_port
+            continue
+        if p_first > 0:
+            shown.append(f"*:{_range(p_first, p_last)}->{_range(t_first, t_last)}/{protocol}")
+        protocol, p_first, p_last = proto, p.published_port, p.published_port
+        t_first = t_last = p.target_port
+    if p_first > 0:
+        shown.append(f"*:{_range(p_first, p_last)}->{_range(t_first, t_last)}/{protocol}")
+    return ", ".join(shown)
 
 
 def service_row(service: objects_pb2.Service, tasks: Sequence[objects_pb2.Task]) -> Row:
@@ -824,6 +930,12 @@ def _container_spec(c: objects_pb2.ContainerSpec) -> Row:
         _put(health, "Retries", h.retries)
         out["Healthcheck"] = health
     _put(out, "Hosts", list(c.hosts))
+    if c.HasField("dns_config"):
+        dns: Row = {}
+        _put(dns, "Nameservers", list(c.dns_config.nameservers))
+        _put(dns, "Search", list(c.dns_config.search))
+        _put(dns, "Options", list(c.dns_config.options))
+        out["DNSConfig"] = dns
     secrets = [
         {"File": _file(s.file), "SecretID": s.secret_id, "SecretName": s.secret_name}
         for s in c.secrets
@@ -854,6 +966,13 @@ def _resources(r: objects_pb2.Resources, pids: bool) -> Row:
     return out
 
 
+def _network_attachment(n: objects_pb2.NetworkAttachmentConfig) -> Row:
+    out: Row = {"Target": n.target}
+    _put(out, "Aliases", list(n.aliases))
+    _put(out, "DriverOpts", dict(n.driver_opts))
+    return out
+
+
 def _task_template(t: objects_pb2.TaskSpec) -> Row:
     restart = t.restart_policy
     placement: Row = {}
@@ -878,8 +997,7 @@ def _task_template(t: objects_pb2.TaskSpec) -> Row:
         "RestartPolicy": restart_row,
         "Placement": placement,
     }
-    networks = [{"Target": n.target, "Aliases": list(n.aliases)} for n in t.networks]
-    _put(out, "Networks", networks)
+    _put(out, "Networks", [_network_attachment(n) for n in t.networks])
     out["ForceUpdate"] = t.force_update
     out["Runtime"] = "container"
     return out
@@ -922,10 +1040,14 @@ def _mode(spec: objects_pb2.ServiceSpec) -> Row:
     return {"GlobalJob": {}}
 
 
+def _endpoint_spec(e: objects_pb2.EndpointSpec) -> Row:
+    out: Row = {"Mode": e.mode or "vip"}
+    _put(out, "Ports", [_port_config(p) for p in e.ports])
+    return out
+
+
 def service_spec(spec: objects_pb2.ServiceSpec) -> Row:
     """A ServiceSpec in the Docker API's swarm.ServiceSpec shape."""
-    endpoint: Row = {"Mode": spec.endpoint_spec.mode or "vip"}
-    _put(endpoint, "Ports", [_port_config(p) for p in spec.endpoint_spec.ports])
     return {
         "Name": spec.name,
         "Labels": dict(spec.labels),
@@ -933,7 +1055,7 @@ def service_spec(spec: objects_pb2.ServiceSpec) -> Row:
         "Mode": _mode(spec),
         "UpdateConfig": _update_config(spec.update_config),
         "RollbackConfig": _update_config(spec.rollback_config),
-        "EndpointSpec": endpoint,
+        "EndpointSpec": _endpoint_spec(spec.endpoint_spec),
     }
 
 
@@ -948,11 +1070,15 @@ def service_inspect(service: objects_pb2.Service) -> Row:
     }
     if service.HasField("previous_spec"):
         out["PreviousSpec"] = service_spec(service.previous_spec)
-    endpoint: Row = {"Spec": {"Mode": service.spec.endpoint_spec.mode or "vip"}}
-    if service.HasField("endpoint"):
-        _put(endpoint, "Ports", [_port_config(p) for p in service.endpoint.ports])
-        vips = [{"NetworkID": v.network_id, "Addr": v.addr} for v in service.endpoint.virtual_ips]
-        _put(endpoint, "VirtualIPs", vips)
+    # Endpoint: what the allocator made of the spec (published ports filled in, a VIP per
+    # network); Endpoint.Spec is the spec it allocated from
+    e = service.endpoint
+    allocated = e.spec if e.HasField("spec") else service.spec.endpoint_spec
+    endpoint: Row = {"Spec": _endpoint_spec(allocated)}
+    _put(endpoint, "Ports", [_port_config(p) for p in e.ports])
+    _put(
+        endpoint, "VirtualIPs", [{"NetworkID": v.network_id, "Addr": v.addr} for v in e.virtual_ips]
+    )
     out["Endpoint"] = endpoint
     if service.HasField("update_status"):
         u = service.update_status
@@ -1092,9 +1218,10 @@ def service_pretty(service: objects_pb2.Service) -> str:
     if t.networks:
         lines.append("Networks:" + "".join(f" {n.target}" for n in t.networks) + " ")
     lines.append(f"Endpoint Mode:\t{spec.endpoint_spec.mode or 'vip'}")
-    if spec.endpoint_spec.ports:
+    ports = published_ports(service)
+    if ports:
         lines.append("Ports:")
-        for p in spec.endpoint_spec.ports:
+        for p in ports:
             lines += [
                 f" PublishedPort = {p.published_port}",
                 f"  Protocol = {p.protocol or 'tcp'}",

@@ -50,6 +50,7 @@ from ._options import (
     parse_ulimit,
     read_env_file,
 )
+from ._service_networks import NETWORK_OPTIONS, set_networking
 from .nodes import fail
 
 MODES = ("replicated", "global", "replicated-job", "global-job")
@@ -240,6 +241,7 @@ _OPTIONS: list[Callable[[Any], Any]] = [
         type=FlagValue("config", parse_config),
         help="Specify configurations to expose to the service",
     ),
+    *NETWORK_OPTIONS,
     click.option(
         "--with-registry-auth",
         is_flag=True,
@@ -291,7 +293,7 @@ def service_spec(image: str, args: Sequence[str], flags: dict[str, Any]) -> obje
         config.failure_action = "pause"
         config.monitor.FromSeconds(5)
         config.order = "stop-first"
-    spec.endpoint_spec.mode = "vip"
+    set_networking(spec, flags)
     return spec
 
 

@@ -115,6 +115,7 @@ class FakeState:
         )
     )
     join_role: str = "worker"
+    networks: dict[str, objects_pb2.Network] = field(default_factory=dict)
     services: dict[str, objects_pb2.Service] = field(default_factory=dict)
     tasks: list[objects_pb2.Task] = field(default_factory=list)
     # services created or scaled get running (jobs: complete) tasks at once, as if the
@@ -250,6 +251,40 @@ class FakeControl(_Base, control_pb2_grpc.ControlServicer):
         self._enter("RemoveConfig", request, context, request.ref)
         config = _resolve(self.state.configs, request.ref, lambda c: c.spec.name, "config", context)
         del self.state.configs[config.id]
+        return control_pb2.Empty()
+
+    # ---- networks ----
+
+    def CreateNetwork(self, request: Any, context: Any) -> objects_pb2.Network:
+        self._enter("CreateNetwork", request, context)
+        n = next(self.state.ids)
+        network = objects_pb2.Network(
+            id=f"net{n:03d}".ljust(25, "x"), meta=meta(1), spec=request.spec, vxlan_id=4096 + n
+        )
+        requested = request.spec.ipam_configs
+        network.subnet = requested[0].subnet if requested else f"10.0.{n}.0/24"
+        network.gateway = requested[0].gateway if requested else f"10.0.{n}.1"
+        self.state.networks[network.id] = network
+        return network
+
+    def _network(self, ref: str, context: Any) -> objects_pb2.Network:
+        network: objects_pb2.Network = _resolve(
+            self.state.networks, ref, lambda n: n.spec.name, "network", context
+        )
+        return network
+
+    def GetNetwork(self, request: Any, context: Any) -> objects_pb2.Network:
+        self._enter("GetNetwork", request, context, request.ref)
+        return self._network(request.ref, context)
+
+    def ListNetworks(self, request: Any, context: Any) -> control_pb2.NetworkList:
+        self._enter("ListNetworks", request, context)
+        return control_pb2.NetworkList(networks=list(self.state.networks.values()))
+
+    def RemoveNetwork(self, request: Any, context: Any) -> control_pb2.Empty:
+        self._enter("RemoveNetwork", request, context, request.ref)
+        network = self._network(request.ref, context)
+        del self.state.networks[network.id]
         return control_pb2.Empty()
 
     # ---- services and tasks ----
