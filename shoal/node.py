@@ -32,6 +32,7 @@ from typing import Any
 
 import grpc
 
+from manager.allocator import ingress_network
 from manager.ca import (
     MANAGER_ROLE,
     CAError,
@@ -79,6 +80,7 @@ from shoal.nodestate import NodeState as SavedState
 from worker.agent import Agent
 from worker.describe import NodeDescriber, docker_info
 from worker.logs import WithLogs, docker_log_agent
+from worker.networks import NodeNetworks
 from worker.tasks import docker_task_manager
 
 log = logging.getLogger("shoal.node")
@@ -254,6 +256,7 @@ class Node:
         self._hostname = options.hostname or socket.gethostname()
         self._membership: Membership | None = None
         self._creds: NodeCredentials | None = None
+        self._networks: NodeNetworks | None = None  # the overlay agent of the task session
         self._membership_task: asyncio.Task[None] | None = None
         self._tg: asyncio.TaskGroup | None = None
         self._stopping = asyncio.Event()
@@ -400,13 +403,26 @@ class Node:
         )
 
     def _task_session(self, state: SavedState) -> WithLogs:
-        """The node's tasks (Docker) and the answers to `service logs` subscriptions."""
+        """The node's tasks (Docker) on the overlay (the NetworkAgent: started by the task
+        manager with the first network views, closed when it stops, `leave()` on swarm leave)
+        and the answers to `service logs` subscriptions."""
+        # The kernel side (pyroute2, nft) is loaded only by a node that is in a swarm.
+        from overlay_net.agent import NetworkAgent, NetworkUnavailable
+
+        networks = NetworkAgent(
+            node_id=state.node_id,
+            node_addr=split_addr(state.advertise_addr)[0],
+            run_dir=self._run_dir,
+        )
+        self._networks = networks
         tasks = docker_task_manager(
             node_id=state.node_id,
             engine_socket=self.options.engine_socket,
             data_dir=self.options.data_dir,
             hostname=self._hostname,
             clock=LoopClock(),
+            networks=networks,
+            network_retry=(NetworkUnavailable,),
         )
         logs, close = docker_log_agent(
             node_id=state.node_id,
@@ -415,6 +431,29 @@ class Node:
             clock=LoopClock(),
         )
         return WithLogs(tasks, logs, close)
+
+    @property
+    def _run_dir(self) -> Path:
+        """Where the overlay keeps its namespace mounts and address table."""
+        return self.options.data_dir / "run"
+
+    async def _leave_networks(self) -> None:
+        """Remove every namespace, link and rule the overlay made, before the data dir goes
+        (the task session has stopped: nothing attaches meanwhile). Nothing under the run
+        dir means nothing was made."""
+        networks, self._networks = self._networks, None
+        if networks is None or not self._run_dir.exists():
+            return
+        try:
+            await networks.leave()
+        except Exception as e:  # the node leaves anyway; say what is left behind
+            log.warning(
+                "removing the overlay networks failed: %s; remove the namespaces under %s and "
+                "the shoal_gwbridge link by hand",
+                e,
+                self._run_dir / "netns",
+                extra=self._log_extra(),
+            )
 
     def _managers_seen(self, managers: list[str]) -> None:
         membership = self._membership
@@ -632,6 +671,7 @@ class Node:
                 def create(tx: Any) -> None:
                     tx.create(cluster)
                     tx.create(node)
+                    tx.create(ingress_network())  # like Docker's; the allocator gives it a subnet
 
                 await manager.store.update(create)
             except BaseException:
@@ -793,6 +833,7 @@ class Node:
                     log.warning("leaving without Raft removal: %s", e, extra=self._log_extra())
             node_id = membership.state.node_id
             await self._stop_membership()
+            await self._leave_networks()
             self.data.wipe()
             log.info("left the swarm", extra={"node_id": node_id})
 

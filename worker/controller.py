@@ -114,6 +114,13 @@ class TaskController:
             else:
                 delay = self._retry_initial
 
+    async def container(self) -> ContainerState | None:
+        """The task's container as the engine reports it now (None: none, or no answer)."""
+        try:
+            return await self._ctlr.inspect()
+        except (ExecutorError, OSError):
+            return None
+
     async def remove(self) -> None:
         """The manager removed the task: stop it if it still runs, remove its container."""
         if not self.status.state.terminal:

@@ -6,12 +6,19 @@
         INCREMENTAL  task update ─▶ new controller, or controller.update (desired state)
                      task remove ─▶ controller.remove() (stop, remove the container)
                      secret/config ─▶ MemoryDependencies (memory only, never on disk)
+        network views (COMPLETE replaces, INCREMENTAL updates/removes) ─▶ the whole set to
+                     networks.set_networks, awaited before the batch's tasks are touched, so
+                     a container is attached only to networks its node has set up
     TaskController.report ─▶ TaskDB.save(task) ─▶ pending ─▶ UpdateTaskStatus (batched)
 
 Tasks are kept in `<data-dir>/worker/tasks/<task id>` (the store codec), written before a
 container exists and after every state change, so an agent restarted without a manager resumes
 every task from its saved state: the executor finds the container by name and `wait` follows it.
-`session(stub)` runs while the agent's heartbeat session with the leader is up.
+A resumed task whose container still runs is attached to its networks again once the first
+views are set (attach is idempotent; a resumed task not started yet attaches when it starts).
+The network agent is started with the first views (a node on no network never starts it) and
+closed when run() ends. `session(stub)` runs while the agent's heartbeat session with the
+leader is up.
 """
 
 from __future__ import annotations
@@ -29,13 +36,15 @@ from typing import Protocol
 import grpc
 
 from manager.dispatcher import wire
-from manager.dispatcher.assignments import AssignmentBatch, ChangeAction
+from manager.dispatcher.assignments import AssignmentBatch, AssignmentChange, ChangeAction
+from manager.dispatcher.networks import NetworkView
 from manager.dispatcher.status import StatusUpdate, newer
 from manager.raft.clock import Clock
 from manager.store import CodecError, Config, Secret, Task, TaskStatus, codec
 from proto import dispatcher_pb2
 from worker.controller import TaskController, TaskReport
 from worker.executor.base import Executor, ExecutorError, MemoryDependencies
+from worker.networks import NodeNetworks, NoNetworks, executor_hooks
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +120,7 @@ class TaskManager:
         retry_initial: float = 0.5,
         retry_max: float = 10.0,
         close: Callable[[], Awaitable[None]] | None = None,
+        networks: NodeNetworks | None = None,
     ) -> None:
         self._node_id = node_id
         self._executor = executor
@@ -122,6 +132,11 @@ class TaskManager:
         self._retry_initial = retry_initial
         self._retry_max = retry_max
         self._close = close
+        self._networks: NodeNetworks = networks if networks is not None else NoNetworks()
+        self._views: dict[str, NetworkView] = {}
+        self._networks_started = False
+        self._networks_failed = False  # the last set_networks failed: the next batch retries
+        self._reattach: set[str] = set()  # resumed tasks to attach again once views are set
         self._ctlrs: dict[str, TaskController] = {}
         self._runs: dict[str, asyncio.Task[None]] = {}
         self._pending: dict[str, TaskStatus] = {}  # reports not yet acknowledged
@@ -141,6 +156,11 @@ class TaskManager:
     def pending_reports(self) -> dict[str, TaskStatus]:
         return dict(self._pending)
 
+    @property
+    def networks(self) -> dict[str, NetworkView]:
+        """The network views this node holds, by network id."""
+        return dict(self._views)
+
     # -- lifecycle -------------------------------------------------------------------------
 
     async def run(self) -> None:
@@ -151,6 +171,8 @@ class TaskManager:
             async with asyncio.TaskGroup() as tg:
                 self._tg = tg
                 for task in self._db.load().values():
+                    if task.networks and not task.status.state.terminal:
+                        self._reattach.add(task.id)
                     self._start(task)
                 await self._stopping.wait()
                 for run in self._runs.values():
@@ -159,6 +181,8 @@ class TaskManager:
             self._tg = None
             self._runs.clear()
             self._ctlrs.clear()
+            self._reattach.clear()
+            await self._close_networks()
             if self._close is not None:
                 await self._close()
 
@@ -167,18 +191,27 @@ class TaskManager:
 
     # -- assignments -----------------------------------------------------------------------
 
-    def apply(self, batch: AssignmentBatch) -> None:
-        """Apply one message of the assignment stream (raises StreamGap if one is missing)."""
+    async def apply(self, batch: AssignmentBatch) -> None:
+        """Apply one message of the assignment stream (raises StreamGap if one is missing):
+        dependencies and network views first, then the tasks."""
         if not batch.complete and batch.sequence != self._sequence + 1:
             raise StreamGap(f"assignment {batch.sequence} after {self._sequence}")
         self._sequence = batch.sequence
         if batch.complete:
             self._deps.secrets.clear()
             self._deps.configs.clear()
-        assigned: set[str] = set()
+        views = {} if batch.complete else dict(self._views)
+        networks_changed = batch.complete or self._networks_failed
+        task_changes: list[AssignmentChange] = []
         for change in batch.changes:
             obj, remove = change.obj, change.action is ChangeAction.REMOVE
-            if isinstance(obj, Secret):
+            if isinstance(obj, NetworkView):
+                networks_changed = True
+                if remove:
+                    views.pop(obj.id, None)
+                else:
+                    views[obj.id] = obj
+            elif isinstance(obj, Secret):
                 if remove:
                     self._deps.secrets.pop(obj.id, None)
                 else:
@@ -188,14 +221,75 @@ class TaskManager:
                     self._deps.configs.pop(obj.id, None)
                 else:
                     self._deps.configs[obj.id] = obj.spec.data
-            elif remove:
-                self._remove(obj.id)
             else:
-                assigned.add(obj.id)
-                self._assign(obj, reconcile=batch.complete)
+                task_changes.append(change)
+        if networks_changed:
+            await self._set_networks(views)
+        assigned: set[str] = set()
+        for change in task_changes:
+            task = change.obj
+            assert isinstance(task, Task)
+            if change.action is ChangeAction.REMOVE:
+                self._remove(task.id)
+            else:
+                assigned.add(task.id)
+                self._assign(task, reconcile=batch.complete)
         if batch.complete:
             for task_id in [t for t in self._ctlrs if t not in assigned]:
                 self._remove(task_id)
+
+    # -- networks --------------------------------------------------------------------------
+
+    async def _set_networks(self, views: dict[str, NetworkView]) -> None:
+        """Hand the complete set of views to the network agent (started with the first
+        non-empty set); then attach the resumed tasks that still wait for it."""
+        self._views = views
+        if not views and not self._networks_started:
+            self._networks_failed = False
+            return  # nothing was ever set up: nothing to do or undo
+        try:
+            if not self._networks_started:
+                await self._networks.start()
+                self._networks_started = True
+            await self._networks.set_networks(views)
+        except Exception as e:  # the agent's kernel and nft errors; retried with the next batch
+            self._networks_failed = True
+            log.warning("setting up the node's networks failed: %s", e)
+            return
+        self._networks_failed = False
+        await self._attach_resumed()
+
+    async def _attach_resumed(self) -> None:
+        """Attach the tasks resumed from disk whose containers kept running (the agent has
+        their views only now); one that has not started yet attaches when it starts."""
+        for task_id in sorted(self._reattach):
+            ctlr = self._ctlrs.get(task_id)
+            container = None
+            if ctlr is not None and not ctlr.status.state.terminal:
+                container = await ctlr.container()
+            if ctlr is not None and container is not None and container.running:
+                try:
+                    await self._networks.attach(ctlr.task, container.pid)
+                except Exception as e:  # kept: the next views try again
+                    log.warning(
+                        "attaching resumed task %s to its networks failed: %s",
+                        task_id,
+                        e,
+                        extra={"task_id": task_id},
+                    )
+                    continue
+            self._reattach.discard(task_id)
+
+    async def _close_networks(self) -> None:
+        if not self._networks_started:
+            return
+        self._networks_started = False
+        try:
+            await self._networks.close()
+        except Exception as e:  # stopping anyway
+            log.warning("closing the node's network agent failed: %s", e)
+
+    # -- tasks -----------------------------------------------------------------------------
 
     def _assign(self, task: Task, *, reconcile: bool) -> None:
         ctlr = self._ctlrs.get(task.id)
@@ -308,7 +402,7 @@ class TaskManager:
         stream = stub.Assignments(dispatcher_pb2.AssignmentsRequest(node_id=self._node_id))
         try:
             async for message in stream:
-                self.apply(wire.decode_assignments(message))
+                await self.apply(wire.decode_assignments(message))
                 synced.set()
         finally:
             cancel = getattr(stream, "cancel", None)
@@ -335,11 +429,20 @@ def _describe(e: BaseException) -> str:
 
 
 def docker_task_manager(
-    *, node_id: str, engine_socket: str, data_dir: Path, hostname: str, clock: Clock
+    *,
+    node_id: str,
+    engine_socket: str,
+    data_dir: Path,
+    hostname: str,
+    clock: Clock,
+    networks: NodeNetworks | None = None,
+    network_retry: tuple[type[Exception], ...] = (),
 ) -> TaskManager:
     """The production task manager: containers on the engine at `engine_socket` (a path or a
     unix:// URL), tasks saved under `<data_dir>/worker/tasks`, secrets on the tmpfs at
-    `<data_dir>/secrets`. Call from a running event loop (the engine client needs one)."""
+    `<data_dir>/secrets`, joined to the overlay by `networks` (the node's NetworkAgent; none:
+    network mode none). An attach error of a `network_retry` type retries the task's start.
+    Call from a running event loop (the engine client needs one)."""
     import aiodocker  # the engine client; imported where it is used
 
     from worker.executor.docker import DockerExecutor
@@ -348,10 +451,14 @@ def docker_task_manager(
     url = engine_socket if "://" in engine_socket else f"unix://{engine_socket}"
     docker = aiodocker.Docker(url=url)
     deps = MemoryDependencies()
+    nets = networks if networks is not None else NoNetworks()
+    attach, detach = executor_hooks(nets, retry=network_retry)
     executor = DockerExecutor(
         docker,
         node_id=node_id,
         secrets=SecretFiles(data_dir / "secrets", deps),
+        attach_networks=attach,
+        detach_networks=detach,
         node_hostname=hostname,
     )
     return TaskManager(
@@ -361,4 +468,5 @@ def docker_task_manager(
         db=TaskDB(data_dir / "worker" / "tasks"),
         clock=clock,
         close=docker.close,
+        networks=nets,
     )

@@ -3,6 +3,7 @@
     agent ──Heartbeat──▶ DispatcherServicer (any manager; a follower redirects to the leader)
                              └─▶ Dispatcher (leader): Ready now, Down after 3 missed periods
           ──Assignments──▶ AssignmentDispatcher (leader): the node's tasks, secrets, configs
+                             and the peer tables of its networks (NetworkView)
           ──UpdateTaskStatus──▶ TaskStatusIntake (leader): own tasks only, batched writes
 
 See docs/design/dispatcher.md.
@@ -27,6 +28,7 @@ from manager.dispatcher.dispatcher import (
     heartbeat_period,
 )
 from manager.dispatcher.errors import DispatcherError, DispatcherNotLeader, UnknownNode
+from manager.dispatcher.networks import NetworkPeer, NetworkService, NetworkView, network_views
 from manager.dispatcher.servicer import DispatcherServicer, add_to_server, peer_host
 from manager.dispatcher.status import ForeignTask, StatusUpdate, TaskStatusIntake
 from manager.dispatcher.wire import (
@@ -57,6 +59,9 @@ __all__ = [
     "DispatcherServicer",
     "ForeignTask",
     "HeartbeatReply",
+    "NetworkPeer",
+    "NetworkService",
+    "NetworkView",
     "StatusUpdate",
     "TaskStatusIntake",
     "UnknownNode",
@@ -64,6 +69,7 @@ __all__ = [
     "desired_role",
     "diff",
     "heartbeat_period",
+    "network_views",
     "node_assignments",
     "peer_host",
 ]

@@ -9,9 +9,26 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from manager.dispatcher.assignments import AssignmentBatch, AssignmentChange, ChangeAction
+from manager.dispatcher.assignments import (
+    Assigned,
+    AssignmentBatch,
+    AssignmentChange,
+    ChangeAction,
+)
+from manager.dispatcher.networks import NetworkPeer, NetworkService, NetworkView
 from manager.dispatcher.status import StatusUpdate
-from manager.store import Config, NodeDescription, NodeRole, Secret, Task, TaskStatus, codec
+from manager.store import (
+    Config,
+    EndpointMode,
+    Network,
+    NodeDescription,
+    NodeRole,
+    PortConfig,
+    Secret,
+    Task,
+    TaskStatus,
+    codec,
+)
 from proto import dispatcher_pb2, objects_pb2
 
 DISPATCHER_SERVICE = "shoal.dispatcher.Dispatcher"  # for the authorization table (any node)
@@ -100,8 +117,15 @@ def assignments_message(batch: AssignmentBatch) -> dispatcher_pb2.AssignmentsMes
     )
     for change in batch.changes:
         item = message.changes.add(action=_ACTIONS[change.action])
-        field = type(change.obj).__name__.lower()  # task | secret | config
-        getattr(item, field).CopyFrom(codec.to_message(change.obj))
+        obj = change.obj
+        if isinstance(obj, NetworkView):
+            if change.action is ChangeAction.REMOVE:
+                item.network.network.id = obj.id  # only the id, as the proto says
+            else:
+                item.network.CopyFrom(network_view_message(obj))
+            continue
+        field = type(obj).__name__.lower()  # task | secret | config
+        getattr(item, field).CopyFrom(codec.to_message(obj))
     return message
 
 
@@ -110,18 +134,94 @@ def decode_assignments(message: dispatcher_pb2.AssignmentsMessage) -> Assignment
     for item in message.changes:
         action = ChangeAction.REMOVE if item.action == item.REMOVE else ChangeAction.UPDATE
         which = item.WhichOneof("item")
-        obj: Task | Secret | Config
+        obj: Assigned
         if which == "task":
             obj = codec.from_message(Task, item.task)
         elif which == "secret":
             obj = codec.from_message(Secret, item.secret)
         elif which == "config":
             obj = codec.from_message(Config, item.config)
+        elif which == "network" and action is ChangeAction.REMOVE:
+            obj = NetworkView(Network(id=item.network.network.id))
+        elif which == "network":
+            obj = decode_network_view(item.network)
         else:
             continue  # an item kind from a newer manager
         changes.append(AssignmentChange(action, obj))
     complete = message.type == dispatcher_pb2.AssignmentsMessage.COMPLETE
     return AssignmentBatch(complete, message.sequence, tuple(changes))
+
+
+def network_view_message(view: NetworkView) -> dispatcher_pb2.NetworkView:
+    network = codec.to_message(view.network)
+    assert isinstance(network, objects_pb2.Network)
+    message = dispatcher_pb2.NetworkView(network=network, data_path_port=view.data_path_port)
+    for p in view.peers:
+        message.peers.add(
+            address=p.address,
+            mac=p.mac,
+            node_id=p.node_id,
+            node_addr=p.node_addr,
+            task_id=p.task_id,
+            task_name=p.task_name,
+            service_id=p.service_id,
+            aliases=list(p.aliases),
+            serving=p.serving,
+        )
+    for s in view.services:
+        item = message.services.add(
+            service_id=s.service_id,
+            name=s.name,
+            endpoint_mode=s.endpoint_mode.value,
+            vip=s.vip,
+            aliases=list(s.aliases),
+        )
+        for port in s.ports:
+            encoded = codec.to_message(port)
+            assert isinstance(encoded, objects_pb2.PortConfig)
+            item.ports.append(encoded)
+    return message
+
+
+def decode_network_view(message: dispatcher_pb2.NetworkView) -> NetworkView:
+    peers = tuple(
+        NetworkPeer(
+            address=p.address,
+            mac=p.mac,
+            node_id=p.node_id,
+            node_addr=p.node_addr,
+            task_id=p.task_id,
+            task_name=p.task_name,
+            service_id=p.service_id,
+            aliases=tuple(p.aliases),
+            serving=p.serving,
+        )
+        for p in message.peers
+    )
+    services = tuple(
+        NetworkService(
+            service_id=s.service_id,
+            name=s.name,
+            endpoint_mode=_endpoint_mode(s.endpoint_mode),
+            vip=s.vip,
+            ports=tuple(codec.from_message(PortConfig, p) for p in s.ports),
+            aliases=tuple(s.aliases),
+        )
+        for s in message.services
+    )
+    return NetworkView(
+        network=codec.from_message(Network, message.network),
+        peers=peers,
+        services=services,
+        data_path_port=message.data_path_port,
+    )
+
+
+def _endpoint_mode(value: str) -> EndpointMode:
+    try:
+        return EndpointMode(value)
+    except ValueError:
+        return EndpointMode.VIP  # unset, or a newer manager's mode: the default
 
 
 def status_request(

@@ -183,6 +183,9 @@ def create_body(
     return config
 
 
+EMBEDDED_DNS = "127.0.0.11"
+
+
 def _host_config(task: Task, files: Sequence[FileMount], node_hostname: str) -> dict[str, JSON]:
     spec = task.spec.container
     mounts: list[JSON] = [mount_body(m, expand(m.source, task, node_hostname)) for m in spec.mounts]
@@ -207,10 +210,17 @@ def _host_config(task: Task, files: Sequence[FileMount], node_hostname: str) -> 
         host["Sysctls"] = _str_map(spec.sysctls)
     if spec.ulimits:
         host["Ulimits"] = [{"Name": u.name, "Soft": u.soft, "Hard": u.hard} for u in spec.ulimits]
-    if spec.dns_config is not None:
-        host["Dns"] = list(spec.dns_config.nameservers)
-        host["DnsSearch"] = list(spec.dns_config.search)
-        host["DnsOptions"] = list(spec.dns_config.options)
+    dns = spec.dns_config
+    if task.networks:
+        # the embedded DNS answers in the container (overlay_net/dns.py); the service's --dns
+        # servers are where it forwards names that are not the cluster's
+        host["Dns"] = [EMBEDDED_DNS]
+        host["DnsSearch"] = list(dns.search) if dns else []
+        host["DnsOptions"] = list(dns.options) if dns else []
+    elif dns is not None:
+        host["Dns"] = list(dns.nameservers)
+        host["DnsSearch"] = list(dns.search)
+        host["DnsOptions"] = list(dns.options)
     # "IP host [aliases...]" (hosts(5), as the service spec keeps it) -> Docker's "host:IP"
     extra = [f"{name}:{parts[0]}" for parts in map(str.split, spec.hosts) for name in parts[1:]]
     if extra:

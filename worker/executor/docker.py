@@ -3,10 +3,15 @@
     prepare   write secrets/configs to the tmpfs; pull the image if missing (with the task's
               registry auth); create the container (network mode none)
     start     start it; attach_networks(task, state) (the overlay's hook); with a health check,
-              return only once healthy (unhealthy -> stop it, UnhealthyError)
+              return only once healthy (unhealthy -> stop it, UnhealthyError). On a container
+              that runs already (a retried start, an agent restart) attach again: idempotent
     wait      the engine's wait, next to a health watch; exit 0 returns, else ExitError
     shutdown  POST /stop with t = stop grace period: stop signal, SIGKILL after the grace
     remove    shutdown, delete (with anonymous volumes), drop the task's secret files
+    detach_networks(task) once the container exited, was stopped or removed
+
+A container whose networks cannot be attached is killed: the task fails (or, for a
+TemporaryError, the start is retried) rather than run cut off.
 
 Engine errors become ExecutorErrors with the engine's message ("No such image: x:1");
 an unreachable engine is a TemporaryError (the task stays where it is and is retried).
@@ -49,10 +54,15 @@ from worker.secrets import SecretFiles
 log = logging.getLogger(__name__)
 
 AttachNetworks = Callable[[Task, ContainerState], Awaitable[None]]
+DetachNetworks = Callable[[Task], Awaitable[None]]
 
 
 async def no_networks(_task: Task, _container: ContainerState) -> None:
     """The default network hook: containers stay in network mode none."""
+    return None
+
+
+async def no_detach(_task: Task) -> None:
     return None
 
 
@@ -112,6 +122,7 @@ class DockerExecutor:
         node_id: str,
         secrets: SecretFiles,
         attach_networks: AttachNetworks = no_networks,
+        detach_networks: DetachNetworks = no_detach,
         node_hostname: str = "",
         health_poll: float = 0.5,
     ) -> None:
@@ -119,6 +130,7 @@ class DockerExecutor:
         self.node_id = node_id
         self.secrets = secrets
         self.attach_networks = attach_networks
+        self.detach_networks = detach_networks
         self.node_hostname = node_hostname
         self.health_poll = health_poll
 
@@ -147,6 +159,7 @@ class DockerController:
         self.task = task
         self.name = container_name(task)
         self._stop_grace = int(task.spec.container.stop_grace_period.total_seconds())
+        self._detached = False  # detach_networks done since the last attach
 
     @property
     def _docker(self) -> aiodocker.Docker:
@@ -173,11 +186,14 @@ class DockerController:
     async def start(self) -> None:
         state = await self._require()
         if state.status != "created":
-            raise TaskStarted()  # started before (maybe by an agent that has since restarted)
+            # Started before: by an agent that has since restarted, or by this start whose
+            # attach asked for a retry. Attach again (idempotent), then carry on.
+            if state.running:
+                await self._attach(state)
+            raise TaskStarted()
         async with _engine("start container"):
             await self._docker.containers.container(self.name).start()
-        state = await self._require()
-        await self._x.attach_networks(self.task, state)
+        await self._attach(await self._require())
         if has_healthcheck(self.task):
             await self._until_healthy()
 
@@ -200,6 +216,7 @@ class DockerController:
             state = await self.inspect()
             raise UnhealthyError(state.exit_code if state else 0)
         exited.result()
+        await self._detach()
         state = await self._require()
         if state.exit_code != 0:
             raise ExitError(state.exit_code, state.error)
@@ -211,6 +228,7 @@ class DockerController:
         except _EngineStatus as exc:
             if exc.status not in (304, 404):  # already stopped, or gone
                 raise
+        await self._detach()
 
     async def terminate(self) -> None:
         try:
@@ -219,6 +237,7 @@ class DockerController:
         except _EngineStatus as exc:
             if exc.status not in (404, 409):  # gone, or not running
                 raise
+        await self._detach()
 
     async def remove(self) -> None:
         with contextlib.suppress(ExecutorError):
@@ -229,6 +248,7 @@ class DockerController:
         except _EngineStatus as exc:
             if exc.status != 404:
                 raise
+        await self._detach()
         self._x.secrets.remove(self.task.id)
 
     async def inspect(self) -> ContainerState | None:
@@ -242,6 +262,36 @@ class DockerController:
         return _state(info)
 
     # -- helpers -------------------------------------------------------------------------------
+
+    async def _attach(self, state: ContainerState) -> None:
+        try:
+            await self._x.attach_networks(self.task, state)
+        except TemporaryError:
+            raise  # the container runs on; the retried start attaches
+        except Exception as exc:
+            with contextlib.suppress(ExecutorError):
+                await self.terminate()  # no task runs cut off from its networks
+            if isinstance(exc, ExecutorError):
+                raise
+            raise ExecutorError(f"attaching the task's networks failed: {exc}") from exc
+        self._detached = False
+
+    async def _detach(self) -> None:
+        """Tell the network hook the container stopped (once per attach; also on a fresh
+        controller, which cannot know whether an earlier agent attached it)."""
+        if self._detached:
+            return
+        try:
+            await self._x.detach_networks(self.task)
+        except Exception as exc:  # best effort: the next set_networks or leave clears the rest
+            log.warning(
+                "detaching task %s from its networks failed: %s",
+                self.task.id,
+                exc,
+                extra={"task_id": self.task.id},
+            )
+            return
+        self._detached = True
 
     async def _require(self) -> ContainerState:
         state = await self.inspect()

@@ -248,7 +248,7 @@ async def test_reconnecting_reconciles_with_the_manager(tmp_path: Path) -> None:
         await asyncio.gather(reconnect, return_exceptions=True)
 
 
-def test_a_gap_in_the_stream_is_refused() -> None:
+async def test_a_gap_in_the_stream_is_refused() -> None:
     manager = TaskManager(
         node_id="n1",
         executor=FakeExecutor(),
@@ -256,6 +256,6 @@ def test_a_gap_in_the_stream_is_refused() -> None:
         db=TaskDB(Path("/nonexistent")),
         clock=FakeClock(),
     )
-    manager.apply(complete())
+    await manager.apply(complete())
     with pytest.raises(StreamGap):
-        manager.apply(changes(3))
+        await manager.apply(changes(3))

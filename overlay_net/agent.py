@@ -1,0 +1,349 @@
+"""The node's network agent: turns the peer table into sandboxes, links, rules and DNS.
+
+    set_networks(views) ─▶ per network: NetworkSandbox (br0 + vxlan0), FDB/neighbour entries
+                      ─▶ ingress: the node's ingress sbox (eth0 on ingress, eth1 on the
+                         gateway bridge) and its mesh rules (nft table `ip shoal` there)
+                      ─▶ every attached container: its VIP rules and its DNS records
+                      ─▶ the host's table: mesh DNAT, host-mode ports, egress masquerade
+    attach(task, pid) ─▶ eth0.. on the task's networks, the gateway interface last, the
+                         container's VIP table, its DNS server at 127.0.0.11
+    detach(task_id)   ─▶ the sandbox ends and the gateway address go; DNS closes
+
+The worker calls only this class. It is level-triggered: each call recomputes the rules from
+the current views and attachments and rewrites them whole (nft replaces a table in one
+transaction), so a missed change is repaired by the next one. Blocking kernel calls
+(pyroute2, nft) run in a thread; one lock keeps calls from interleaving.
+
+State lives in the kernel and under `run_dir` (namespace mounts, the gateway's address
+table), so a restarted daemon adopts what is there: the first `set_networks` removes the
+sandboxes no view asks for, and `attach` is idempotent for containers that kept running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from manager.dispatcher.networks import NetworkPeer, NetworkView
+from manager.store import EndpointMode, PublishMode, Task
+from overlay_net import nft, nftapply
+from overlay_net.dns import EmbeddedDNS
+from overlay_net.endpoint import attach_endpoint, detach_endpoint
+from overlay_net.gateway import GatewayBridge
+from overlay_net.netns import create_netns, pid_netns, remove_netns, sysctl
+from overlay_net.resolver import records
+from overlay_net.sandbox import NetworkSandbox
+
+log = logging.getLogger(__name__)
+
+SBOX = "shoal-ingress-sbox"
+SBOX_KEY = "ingress-sbox"
+
+
+class NetworkUnavailable(Exception):
+    """A task names a network this node has no view of (yet)."""
+
+
+def _ip(cidr: str) -> str:
+    return str(ipaddress.ip_interface(cidr).ip)
+
+
+@dataclass(frozen=True, slots=True)
+class _Attached:
+    task: Task
+    ns: Path
+    network_ids: tuple[str, ...]  # in eth order
+
+
+def _serving(view: NetworkView, service_id: str) -> tuple[str, ...]:
+    return tuple(
+        sorted(_ip(p.address) for p in view.peers if p.serving and p.service_id == service_id)
+    )
+
+
+def vip_rules(views: Iterable[NetworkView]) -> list[nft.VipRule]:
+    """The VIPs a container on `views` may reach, each with its serving tasks there."""
+    rules: list[nft.VipRule] = []
+    for view in views:
+        for svc in view.services:
+            if svc.endpoint_mode is EndpointMode.VIP and svc.vip:
+                rules.append(nft.VipRule(_ip(svc.vip), _serving(view, svc.service_id)))
+    return sorted(rules, key=lambda r: r.vip)
+
+
+def mesh_rules(ingress: NetworkView | None) -> list[nft.MeshRule]:
+    """Every ingress-published port of the cluster, balanced over its serving tasks."""
+    if ingress is None:
+        return []
+    rules = []
+    for svc in ingress.services:
+        backends = _serving(ingress, svc.service_id)
+        for port in svc.ports:
+            if port.publish_mode is PublishMode.INGRESS and port.published_port:
+                rules.append(
+                    nft.MeshRule(
+                        port.protocol.value, port.published_port, port.target_port, backends
+                    )
+                )
+    return sorted(rules, key=lambda r: (r.protocol, r.published))
+
+
+def _ensure_gateway(run_dir: Path) -> GatewayBridge:
+    gateway = GatewayBridge.ensure(run_dir)
+    # a node's own 127.0.0.1:<published port> is DNATed onto the bridge, as Docker does
+    sysctl(None, f"net.ipv4.conf.{gateway.name}.route_localnet", "1")
+    return gateway
+
+
+def _remove_gateway(gateway: GatewayBridge) -> None:
+    nftapply.delete_table(None)
+    gateway.remove()
+
+
+def own_ingress_peer(ingress: NetworkView | None, node_id: str) -> NetworkPeer | None:
+    if ingress is None:
+        return None
+    return next((p for p in ingress.peers if p.node_id == node_id and not p.task_id), None)
+
+
+class NetworkAgent:
+    def __init__(
+        self, *, node_id: str, node_addr: str, run_dir: Path, upstream: Sequence[str] = ()
+    ) -> None:
+        self.node_id = node_id
+        self.node_addr = node_addr
+        self.run_dir = run_dir
+        self._dns = EmbeddedDNS(upstream=upstream)
+        self._lock = asyncio.Lock()
+        self._views: dict[str, NetworkView] = {}
+        self._sandboxes: dict[str, NetworkSandbox] = {}
+        self._attached: dict[str, _Attached] = {}
+        self._gateway: GatewayBridge | None = None
+        self._sbox_addr = ""  # the ingress sbox's gateway-bridge address, once it exists
+
+    @property
+    def netns_dir(self) -> Path:
+        return self.run_dir / "netns"
+
+    async def start(self) -> None:
+        """Nothing is made until a network is needed: a node whose tasks use no network and
+        which publishes no port has no bridge, namespace or rule."""
+
+    # -- the peer table --------------------------------------------------------------------
+
+    async def set_networks(self, views: Mapping[str, NetworkView]) -> None:
+        async with self._lock:
+            self._views = dict(views)
+            await self._converge()
+
+    def _needed(self) -> dict[str, NetworkView]:
+        """The networks that need a sandbox here: every view of a task's network, and
+        ingress while the cluster publishes a port (the mesh answers on every node)."""
+        return {i: v for i, v in self._views.items() if not v.network.spec.ingress or mesh_rules(v)}
+
+    async def _converge(self) -> None:
+        needed = self._needed()
+        if (needed or self._attached) and self._gateway is None:
+            self._gateway = await asyncio.to_thread(_ensure_gateway, self.run_dir)
+        await asyncio.to_thread(self._sync_sandboxes, needed)
+        await self._sync_ingress()
+        for attached in list(self._attached.values()):
+            await self._refresh_container(attached)
+        if needed or self._attached:
+            await self._apply_host()
+        elif self._gateway is not None:
+            gateway, self._gateway = self._gateway, None
+            await asyncio.to_thread(_remove_gateway, gateway)
+
+    def _sync_sandboxes(self, needed: Mapping[str, NetworkView]) -> None:
+        wanted = {NetworkSandbox.name_for(i) for i in needed}
+        for path in sorted(self.netns_dir.glob("shoal-net-*")):
+            if path.name not in wanted:
+                self._sandboxes = {k: s for k, s in self._sandboxes.items() if s.path != path}
+                NetworkSandbox.at(path).remove()
+        for network_id, view in sorted(needed.items()):
+            sandbox = NetworkSandbox.ensure(
+                view.network,
+                run_dir=self.run_dir,
+                node_addr=self.node_addr,
+                data_path_port=view.data_path_port,
+            )
+            sandbox.set_peers(view.peers, local_node_id=self.node_id)
+            self._sandboxes[network_id] = sandbox
+
+    def _ingress_view(self) -> NetworkView | None:
+        return next((v for v in self._views.values() if v.network.spec.ingress), None)
+
+    async def _sync_ingress(self) -> None:
+        ingress = self._ingress_view()
+        me = own_ingress_peer(ingress, self.node_id)
+        sbox = self.netns_dir / SBOX
+        if ingress is None or me is None or ingress.network.id not in self._sandboxes:
+            if sbox.exists() or self._sbox_addr:
+                await asyncio.to_thread(self._remove_sbox)
+            return
+        gateway = self._require_gateway()
+        sandbox = self._sandboxes[ingress.network.id]
+
+        def build() -> str:
+            create_netns(sbox)
+            attach_endpoint(
+                sandbox, sbox, key=SBOX_KEY, ifname="eth0", address=me.address, mac=me.mac
+            )
+            addr = gateway.attach(sbox, key=SBOX_KEY, ifname="eth1")
+            sysctl(sbox, "net.ipv4.ip_forward", "1")
+            return _ip(addr)
+
+        self._sbox_addr = await asyncio.to_thread(build)
+        script = nft.ingress_sbox_table(mesh_rules(ingress), overlay_ifname="eth0")
+        await asyncio.to_thread(nftapply.apply, script, sbox)
+
+    def _remove_sbox(self) -> None:
+        if self._gateway is not None:
+            self._gateway.release(SBOX_KEY)
+        remove_netns(self.netns_dir / SBOX)
+        self._sbox_addr = ""
+
+    # -- containers ------------------------------------------------------------------------
+
+    async def attach(self, task: Task, pid: int) -> None:
+        """Join the running container `pid` to the task's networks (idempotent)."""
+        if not task.networks:
+            return
+        async with self._lock:
+            ns = pid_netns(pid)
+            network_ids = tuple(a.network_id for a in task.networks)
+            missing = [n for n in network_ids if n not in self._sandboxes]
+            if missing:
+                raise NetworkUnavailable(
+                    f"network {missing[0]} is not set up on this node yet; the task is retried"
+                )
+            await asyncio.to_thread(self._plumb, task, ns)
+            attached = _Attached(task, ns, network_ids)
+            self._attached[task.id] = attached
+            await self._dns.open(task.id, ns)
+            await self._refresh_container(attached)
+            await self._apply_host()
+
+    def _plumb(self, task: Task, ns: Path) -> None:
+        for index, attachment in enumerate(task.networks):
+            attach_endpoint(
+                self._sandboxes[attachment.network_id],
+                ns,
+                key=task.id,
+                ifname=f"eth{index}",
+                address=attachment.addresses[0],
+                mac=attachment.mac,
+            )
+        if not self._all_internal(task):
+            self._require_gateway().attach(ns, key=task.id, ifname=f"eth{len(task.networks)}")
+
+    def _all_internal(self, task: Task) -> bool:
+        views = [self._views.get(a.network_id) for a in task.networks]
+        return all(v is not None and v.network.spec.internal for v in views)
+
+    async def _refresh_container(self, attached: _Attached) -> None:
+        """Rewrite the container's VIP table and DNS records from the current views."""
+        views = [
+            self._views[n]
+            for n in attached.network_ids
+            if n in self._views and not self._views[n].network.spec.ingress
+        ]
+        script = nft.container_table(vip_rules(views))
+        try:
+            await asyncio.to_thread(nftapply.apply, script, attached.ns)
+        except nftapply.NftError as e:
+            if not attached.ns.exists():  # the container is gone; detach follows
+                return
+            raise e
+        dns = attached.task.spec.container.dns_config
+        self._dns.set_records(
+            attached.task.id, records(views), upstream=dns.nameservers if dns else ()
+        )
+
+    async def detach(self, task_id: str) -> None:
+        async with self._lock:
+            attached = self._attached.pop(task_id, None)
+            await self._dns.close_one(task_id)
+            network_ids = attached.network_ids if attached else tuple(self._sandboxes)
+
+            def unplumb() -> None:
+                for network_id in network_ids:
+                    sandbox = self._sandboxes.get(network_id)
+                    if sandbox is not None:
+                        detach_endpoint(sandbox, key=task_id)
+                if self._gateway is not None:
+                    self._gateway.release(task_id)
+
+            await asyncio.to_thread(unplumb)
+            await self._converge()
+
+    # -- the host's table ------------------------------------------------------------------
+
+    def _require_gateway(self) -> GatewayBridge:
+        if self._gateway is None:
+            raise RuntimeError("NetworkAgent.start() was not called")
+        return self._gateway
+
+    def _host_ports(self) -> list[nft.HostPort]:
+        gateway = self._require_gateway()
+        ports = []
+        for attached in self._attached.values():
+            addr = gateway.address(attached.task.id)
+            endpoint = attached.task.endpoint
+            if addr is None or endpoint is None:
+                continue
+            for port in endpoint.ports:
+                if port.publish_mode is PublishMode.HOST and port.published_port:
+                    ports.append(
+                        nft.HostPort(
+                            port.protocol.value, port.published_port, _ip(addr), port.target_port
+                        )
+                    )
+        return sorted(ports, key=lambda p: (p.protocol, p.published))
+
+    async def _apply_host(self) -> None:
+        gateway = self._gateway
+        if gateway is None:
+            return
+        mesh = [(r.protocol, r.published) for r in mesh_rules(self._ingress_view())]
+        script = nft.host_table(
+            gw_subnet=str(gateway.subnet),
+            gw_bridge=gateway.name,
+            mesh_ports=mesh if self._sbox_addr else [],
+            sbox_address=self._sbox_addr,
+            host_ports=self._host_ports(),
+        )
+        await asyncio.to_thread(nftapply.apply, script, None)
+
+    # -- the end ---------------------------------------------------------------------------
+
+    async def close(self) -> None:
+        """The daemon stops: DNS sockets close; links, namespaces and rules stay for the
+        containers that keep running (a restarted daemon adopts them)."""
+        await self._dns.close()
+
+    async def leave(self) -> None:
+        """`swarm leave`: remove everything this node made for the overlay."""
+        async with self._lock:
+            await self._dns.close()
+
+            def remove_all() -> None:
+                gateway = self._gateway
+                if gateway is None and (self.run_dir / "gateway.json").exists():
+                    gateway = GatewayBridge.ensure(self.run_dir)  # a previous run's: adopt it
+                self._remove_sbox()
+                for path in sorted(self.netns_dir.glob("shoal-*")):
+                    NetworkSandbox.at(path).remove()
+                if gateway is not None:
+                    _remove_gateway(gateway)
+
+            await asyncio.to_thread(remove_all)
+            self._attached.clear()
+            self._sandboxes.clear()
+            self._views.clear()
+            self._gateway = None
