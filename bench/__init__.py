@@ -1,0 +1,1 @@
+"""Benchmarks: each prints figures and the conditions they were measured under (README.md)."""
