@@ -211,9 +211,9 @@ class NetworkAgent:
     # -- containers ------------------------------------------------------------------------
 
     async def attach(self, task: Task, pid: int) -> None:
-        """Join the running container `pid` to the task's networks (idempotent)."""
-        if not task.networks:
-            return
+        """Join the running container `pid` to the task's networks, then to the gateway
+        bridge (idempotent). A task on no network gets only the gateway bridge: egress and
+        host-mode ports, as Swarm's get the engine's default bridge."""
         async with self._lock:
             ns = pid_netns(pid)
             network_ids = tuple(a.network_id for a in task.networks)
@@ -222,10 +222,13 @@ class NetworkAgent:
                 raise NetworkUnavailable(
                     f"network {missing[0]} is not set up on this node yet; the task is retried"
                 )
+            if self._gateway is None:
+                self._gateway = await asyncio.to_thread(_ensure_gateway, self.run_dir)
             await asyncio.to_thread(self._plumb, task, ns)
             attached = _Attached(task, ns, network_ids)
             self._attached[task.id] = attached
-            await self._dns.open(task.id, ns)
+            if network_ids:
+                await self._dns.open(task.id, ns)
             await self._refresh_container(attached)
             await self._apply_host()
 
@@ -244,10 +247,12 @@ class NetworkAgent:
 
     def _all_internal(self, task: Task) -> bool:
         views = [self._views.get(a.network_id) for a in task.networks]
-        return all(v is not None and v.network.spec.internal for v in views)
+        return bool(views) and all(v is not None and v.network.spec.internal for v in views)
 
     async def _refresh_container(self, attached: _Attached) -> None:
         """Rewrite the container's VIP table and DNS records from the current views."""
+        if not attached.network_ids:
+            return  # no VIPs to reach, and the engine's resolv.conf
         views = [
             self._views[n]
             for n in attached.network_ids
@@ -297,7 +302,9 @@ class NetworkAgent:
             endpoint = attached.task.endpoint
             if addr is None or endpoint is None:
                 continue
-            for port in endpoint.ports:
+            # a task placed before the allocator filled its endpoint carries the spec's ports:
+            # host-mode ones are as the user gave them either way
+            for port in endpoint.ports or endpoint.spec.ports:
                 if port.publish_mode is PublishMode.HOST and port.published_port:
                     ports.append(
                         nft.HostPort(

@@ -148,8 +148,8 @@ def host_table(
     ingress sandbox, host mode to the task), and egress masquerade for the gateway bridge."""
     subnet = IPv4Network(gw_subnet, strict=False)
     bridge = _ifname(gw_bridge)
-    sbox = _address(sbox_address)
     mesh = sorted({(_protocol(protocol), _port(port)) for protocol, port in mesh_ports})
+    sbox = _address(sbox_address) if mesh else None  # no ingress sbox without mesh ports
     hosted: dict[tuple[str, int], tuple[IPv4Address, int]] = {}
     for hp in host_ports:
         key = (_protocol(hp.protocol), _port(hp.published))
@@ -175,8 +175,9 @@ def host_table(
     forward = (f'iifname "{bridge}" accept', f'oifname "{bridge}" accept')
     return _script(
         _Chain("nat_prerouting", "nat", "prerouting", _DSTNAT, to_sbox + to_task),
-        # Locally generated traffic to a node address: ingress mode only, like Docker.
-        _Chain("nat_output", "nat", "output", _DSTNAT, to_sbox),
+        # Locally generated traffic to a node address too (Docker's userland proxy answers
+        # a host-mode port locally).
+        _Chain("nat_output", "nat", "output", _DSTNAT, to_sbox + to_task),
         _Chain("nat_postrouting", "nat", "postrouting", _SRCNAT, postrouting),
         # Policy accept already; the explicit rules document what must pass.
         _Chain("filter_forward", "filter", "forward", _FILTER, forward),

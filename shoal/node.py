@@ -80,7 +80,7 @@ from shoal.nodestate import NodeState as SavedState
 from worker.agent import Agent
 from worker.describe import NodeDescriber, docker_info
 from worker.logs import WithLogs, docker_log_agent
-from worker.networks import NodeNetworks
+from worker.networks import NodeNetworks, NoNetworks
 from worker.tasks import docker_task_manager
 
 log = logging.getLogger("shoal.node")
@@ -112,6 +112,9 @@ class NodeOptions:
     engine_socket: str = "/var/run/docker.sock"
     raft_tick: float = 1.0
     hostname: str = ""
+    # False: containers stay in network mode none and the node makes no bridge, namespace or
+    # rule (for a node run inside a test process, in the test host's own namespace)
+    overlay: bool = True
 
 
 # -- addresses ---------------------------------------------------------------------------------
@@ -409,11 +412,13 @@ class Node:
         # The kernel side (pyroute2, nft) is loaded only by a node that is in a swarm.
         from overlay_net.agent import NetworkAgent, NetworkUnavailable
 
-        networks = NetworkAgent(
-            node_id=state.node_id,
-            node_addr=split_addr(state.advertise_addr)[0],
-            run_dir=self._run_dir,
-        )
+        networks: NodeNetworks = NoNetworks()
+        if self.options.overlay:
+            networks = NetworkAgent(
+                node_id=state.node_id,
+                node_addr=split_addr(state.advertise_addr)[0],
+                run_dir=self._run_dir,
+            )
         self._networks = networks
         tasks = docker_task_manager(
             node_id=state.node_id,

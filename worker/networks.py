@@ -106,11 +106,11 @@ def executor_hooks(
 ) -> tuple[AttachHook, DetachHook]:
     """The Docker executor's attach/detach hooks onto `networks`. An attach error of a `retry`
     type (the agent has no view of the network yet) is a TemporaryError: the start is tried
-    again and attaches then; any other fails the task. Tasks on no network skip the agent."""
+    again and attaches then; any other fails the task. Every task goes to the agent: one on
+    no network still gets the gateway bridge (egress, host-mode ports), as Swarm's get the
+    engine's default bridge."""
 
     async def attach(task: Task, container: ContainerState) -> None:
-        if not task.networks:
-            return
         try:
             await networks.attach(task, container.pid)
         except retry as e:
@@ -121,8 +121,7 @@ def executor_hooks(
             raise ExecutorError(f"attaching the task's networks failed: {e}") from e
 
     async def detach(task: Task) -> None:
-        if task.networks:
-            await networks.detach(task.id)
+        await networks.detach(task.id)
 
     return attach, detach
 

@@ -14,8 +14,9 @@
 Tasks are kept in `<data-dir>/worker/tasks/<task id>` (the store codec), written before a
 container exists and after every state change, so an agent restarted without a manager resumes
 every task from its saved state: the executor finds the container by name and `wait` follows it.
-A resumed task whose container still runs is attached to its networks again once the first
-views are set (attach is idempotent; a resumed task not started yet attaches when it starts).
+A resumed task whose container still runs is attached again (its networks, the gateway bridge)
+once the first views are set (attach is idempotent; a resumed task not started yet attaches
+when it starts).
 The network agent is started with the first views (a node on no network never starts it) and
 closed when run() ends. `session(stub)` runs while the agent's heartbeat session with the
 leader is up.
@@ -171,7 +172,7 @@ class TaskManager:
             async with asyncio.TaskGroup() as tg:
                 self._tg = tg
                 for task in self._db.load().values():
-                    if task.networks and not task.status.state.terminal:
+                    if not task.status.state.terminal:  # every task has the gateway bridge
                         self._reattach.add(task.id)
                     self._start(task)
                 await self._stopping.wait()
@@ -242,9 +243,10 @@ class TaskManager:
 
     async def _set_networks(self, views: dict[str, NetworkView]) -> None:
         """Hand the complete set of views to the network agent (started with the first
-        non-empty set); then attach the resumed tasks that still wait for it."""
+        non-empty set, or the first set after resuming tasks); then attach the resumed tasks
+        that still wait for it."""
         self._views = views
-        if not views and not self._networks_started:
+        if not views and not self._networks_started and not self._reattach:
             self._networks_failed = False
             return  # nothing was ever set up: nothing to do or undo
         try:

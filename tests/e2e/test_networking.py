@@ -7,7 +7,7 @@ from inside the tools container `wget http://web/` is answered by every replica 
 resolves nor reaches `web`; `-p 8080:80` answers on every node's address, including a node
 without a replica, spread over the replicas; scaling and a killed replica show in DNS, the
 VIP's backends and the mesh; removing everything leaves no shoal namespace, link, address or
-rule on any node.
+rule on any node. A host-mode port answers only on the node that runs the task.
 
 Tests run in file order and share the services created by the first ones.
 """
@@ -233,23 +233,53 @@ def test_scaling_and_failures_update_dns_vip_and_mesh(lab: LabCli) -> None:
     )
     replicas = hostnames(lab, "web")
     assert set(web_replies(lab, "n1", tools, "http://web/", 20)) == replicas
+    took = wait_for(
+        "the mesh on n2 spreading over the new replicas",
+        lambda: set(mesh_replies(lab, "n3", addr, 6)) == replicas,
+        within=10,
+    )
+    print(f"mesh current {took:.1f}s after DNS")
+
+
+def test_host_mode_publishes_only_where_a_task_runs(lab: LabCli, registry: str) -> None:
+    shoal(
+        lab, MANAGER, "service", "create", "--detach", "--name", "hostweb",
+        "--publish", "published=8081,target=80,mode=host",
+        "--constraint", "node.hostname==n2", f"{registry}/web:1",
+    )  # fmt: skip
+    wait_for("hostweb running", lambda: bool(container_on(lab, "n2", "hostweb")), within=60)
+    addrs = node_addrs(lab)
+
+    def answers(from_node: str, node: str) -> bool:
+        done = lab.on(
+            from_node, "timeout", "5", "busybox", "wget", "-q", "-O", "-",
+            f"http://{addrs[node]}:8081/", check=False,
+        )  # fmt: skip
+        return done.returncode == 0 and done.stdout.startswith("web ")
+
+    wait_for("n2:8081 answering", lambda: answers("n2", "n2"), within=10)
+    assert answers("n1", "n2")  # from another node too
+    assert not answers("n1", "n1")
+    assert not answers("n3", "n3")
+    shoal(lab, MANAGER, "service", "rm", "hostweb")
 
 
 def test_removing_everything_leaves_no_trace(lab: LabCli) -> None:
-    for service in ("web", "tools", "other"):
+    services = ("web", "tools", "other", "hostweb")
+    for service in services[:3]:
         shoal(lab, MANAGER, "service", "rm", service)
     wait_for(
-        "no containers", lambda: not any(container_on(lab, n, s) for n in NODES for s in ("web",))
+        "no containers", lambda: not any(container_on(lab, n, s) for n in NODES for s in services)
     )
     shoal(lab, MANAGER, "network", "rm", "front", "back")
 
     def clean(node: str) -> bool:
         links = SHOAL_LINK.findall(lab.on(node, "ip", "-o", "link").stdout)
-        # the gateway bridge and the ingress sandbox stay while the node is in the swarm
-        leftovers = [name for name in links if name != "shoal_gwbridge"]
-        return not leftovers
+        tables = lab.on(node, "nft", "list", "tables").stdout
+        return not links and "shoal" not in tables
 
-    wait_for("no overlay links left", lambda: all(clean(n) for n in NODES), within=15)
+    # nothing is needed any more: no gateway bridge, no sandbox, no rule on any node
+    wait_for("no overlay links or rules left", lambda: all(clean(n) for n in NODES), within=15)
     shoal(lab, "n3", "swarm", "leave")
 
     def left_clean() -> bool:

@@ -47,6 +47,7 @@ async def node(image: str) -> AsyncIterator[Node]:
             engine_socket=os.environ["DOCKER_HOST"],
             raft_tick=0.1,
             hostname="svc-test",
+            overlay=False,  # this process runs in the test host's namespace: no bridges, rules
         )
         n = Node(options, control_factory=default_control_factory())
         run = asyncio.create_task(n.run())

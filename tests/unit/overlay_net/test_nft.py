@@ -78,6 +78,8 @@ HOST = (
 		type nat hook output priority -100; policy accept;
 		fib daddr type local tcp dport 80 dnat to 172.18.0.2
 		fib daddr type local udp dport 53 dnat to 172.18.0.2
+		fib daddr type local tcp dport 9090 dnat to 172.18.0.7:90
+		fib daddr type local udp dport 9090 dnat to 172.18.0.8:91
 	}
 	chain nat_postrouting {
 		type nat hook postrouting priority 100; policy accept;
@@ -290,3 +292,8 @@ def test_missing_nft_is_a_one_line_error(monkeypatch: pytest.MonkeyPatch) -> Non
         match=r"^cannot apply nftables rules in this namespace: cannot run .*nft: not installed",
     ):
         nftapply.apply(EMPTY)
+
+
+def test_host_table_needs_no_sbox_address_without_mesh_ports() -> None:
+    # a node with host-mode ports only has no ingress sbox
+    assert host(mesh_ports=[], sbox_address="") == host(mesh_ports=[])

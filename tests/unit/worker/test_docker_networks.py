@@ -199,9 +199,9 @@ async def test_executor_hooks_map_the_agents_errors() -> None:
     await detach(TASK)
     assert agent.attached == {}
 
-    # A task on no network never reaches the agent.
+    # A task on no network reaches the agent too (it gets the gateway bridge).
     bare = Task(id="t2")
     await attach(bare, running)
     await detach(bare)
-    assert agent.ops("attach") == ["t1", "t1", "t1"]
-    assert agent.ops("detach") == ["t1"]
+    assert agent.ops("attach") == ["t1", "t1", "t1", "t2"]
+    assert agent.ops("detach") == ["t1", "t2"]

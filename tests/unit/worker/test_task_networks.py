@@ -175,7 +175,7 @@ async def test_resumed_running_tasks_are_attached_again_once_views_arrive(
     await first.stop()
 
     # The daemon restarts: t1's container still runs, t2's exited meanwhile; t3 is on no
-    # network. Nothing is attached before the agent has its views.
+    # network (it has the gateway bridge). Nothing is attached before the agent has views.
     executor = FakeExecutor()
     executor.behaviours["t1"] = FakeBehaviour(exists=True, running=True)
     executor.behaviours["t2"] = FakeBehaviour(exists=True, exit_code=0)
@@ -193,13 +193,14 @@ async def test_resumed_running_tasks_are_attached_again_once_views_arrive(
         ("start", ""),
         ("set_networks", ("front",)),
         ("attach", "t1"),
+        ("attach", "t3"),
     ]
-    assert again.networks.attached == {"t1": 4242}
+    assert again.networks.attached == {"t1": 4242, "t3": 4242}
 
-    # Later views do not attach it again.
+    # Later views do not attach them again.
     stub2.send(changes(2, (UPDATE, INGRESS)))
     await settle()
-    assert again.networks.ops("attach") == ["t1"]
+    assert again.networks.ops("attach") == ["t1", "t3"]
     await again.stop()
 
 
