@@ -388,6 +388,10 @@ def _resolve_network(view: ReadTx, net: NetworkAttachmentConfig) -> NetworkAttac
         found = resolve("network", view.all(Network), net.target, lambda n: n.spec.name)
     except NotFoundError:
         raise InvalidArgumentError(f"network {net.target} not found") from None
+    if found.spec.ingress:  # services join it by publishing a port in ingress mode
+        raise InvalidArgumentError(
+            f'service cannot be explicitly attached to the ingress network "{found.spec.name}"'
+        )
     return dataclasses.replace(net, target=found.id)
 
 
