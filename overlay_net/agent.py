@@ -24,9 +24,10 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from manager.dispatcher.networks import NetworkPeer, NetworkView
 from manager.store import EndpointMode, PublishMode, Task
@@ -34,11 +35,12 @@ from overlay_net import nft, nftapply
 from overlay_net.dns import EmbeddedDNS
 from overlay_net.endpoint import attach_endpoint, detach_endpoint
 from overlay_net.gateway import GatewayBridge
-from overlay_net.netns import create_netns, pid_netns, remove_netns, sysctl
+from overlay_net.netns import NetnsError, create_netns, pid_netns, remove_netns, sysctl
 from overlay_net.resolver import records
 from overlay_net.sandbox import NetworkSandbox
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 SBOX = "shoal-ingress-sbox"
 SBOX_KEY = "ingress-sbox"
@@ -90,6 +92,18 @@ def mesh_rules(ingress: NetworkView | None) -> list[nft.MeshRule]:
                     )
                 )
     return sorted(rules, key=lambda r: (r.protocol, r.published))
+
+
+async def _blocking(fn: Callable[..., T], *args: object) -> T:
+    """Run a blocking kernel call in a thread and see it to its end: a cancelled caller
+    (a task shut down mid-start, the node leaving) waits for the thread before the
+    cancellation goes on, so the agent's lock is never released under a running call."""
+    work = asyncio.ensure_future(asyncio.to_thread(fn, *args))
+    try:
+        return await asyncio.shield(work)
+    except asyncio.CancelledError:
+        await asyncio.wait({work})
+        raise
 
 
 def _ensure_gateway(run_dir: Path) -> GatewayBridge:
@@ -148,8 +162,12 @@ class NetworkAgent:
     async def _converge(self) -> None:
         needed = self._needed()
         if (needed or self._attached) and self._gateway is None:
-            self._gateway = await asyncio.to_thread(_ensure_gateway, self.run_dir)
-        await asyncio.to_thread(self._sync_sandboxes, needed)
+            self._gateway = await _blocking(_ensure_gateway, self.run_dir)
+        failed: NetnsError | None = None
+        try:
+            await _blocking(self._sync_sandboxes, needed)
+        except NetnsError as e:  # the rest still converges; raised at the end for a retry
+            failed = e
         await self._sync_ingress()
         for attached in list(self._attached.values()):
             await self._refresh_container(attached)
@@ -157,7 +175,9 @@ class NetworkAgent:
             await self._apply_host()
         elif self._gateway is not None:
             gateway, self._gateway = self._gateway, None
-            await asyncio.to_thread(_remove_gateway, gateway)
+            await _blocking(_remove_gateway, gateway)
+        if failed is not None:
+            raise failed
 
     def _sync_sandboxes(self, needed: Mapping[str, NetworkView]) -> None:
         wanted = {NetworkSandbox.name_for(i) for i in needed}
@@ -165,15 +185,22 @@ class NetworkAgent:
             if path.name not in wanted:
                 self._sandboxes = {k: s for k, s in self._sandboxes.items() if s.path != path}
                 NetworkSandbox.at(path).remove()
+        failed: list[str] = []
         for network_id, view in sorted(needed.items()):
-            sandbox = NetworkSandbox.ensure(
-                view.network,
-                run_dir=self.run_dir,
-                node_addr=self.node_addr,
-                data_path_port=view.data_path_port,
-            )
-            sandbox.set_peers(view.peers, local_node_id=self.node_id)
+            try:
+                sandbox = NetworkSandbox.ensure(
+                    view.network,
+                    run_dir=self.run_dir,
+                    node_addr=self.node_addr,
+                    data_path_port=view.data_path_port,
+                )
+                sandbox.set_peers(view.peers, local_node_id=self.node_id)
+            except NetnsError as e:  # the other networks go on; the caller retries
+                failed.append(f"network {view.network.spec.name or network_id}: {e}")
+                continue
             self._sandboxes[network_id] = sandbox
+        if failed:
+            raise NetnsError("; ".join(failed))
 
     def _ingress_view(self) -> NetworkView | None:
         return next((v for v in self._views.values() if v.network.spec.ingress), None)
@@ -184,7 +211,7 @@ class NetworkAgent:
         sbox = self.netns_dir / SBOX
         if ingress is None or me is None or ingress.network.id not in self._sandboxes:
             if sbox.exists() or self._sbox_addr:
-                await asyncio.to_thread(self._remove_sbox)
+                await _blocking(self._remove_sbox)
             return
         gateway = self._require_gateway()
         sandbox = self._sandboxes[ingress.network.id]
@@ -198,9 +225,9 @@ class NetworkAgent:
             sysctl(sbox, "net.ipv4.ip_forward", "1")
             return _ip(addr)
 
-        self._sbox_addr = await asyncio.to_thread(build)
+        self._sbox_addr = await _blocking(build)
         script = nft.ingress_sbox_table(mesh_rules(ingress), overlay_ifname="eth0")
-        await asyncio.to_thread(nftapply.apply, script, sbox)
+        await _blocking(nftapply.apply, script, sbox)
 
     def _remove_sbox(self) -> None:
         if self._gateway is not None:
@@ -223,8 +250,8 @@ class NetworkAgent:
                     f"network {missing[0]} is not set up on this node yet; the task is retried"
                 )
             if self._gateway is None:
-                self._gateway = await asyncio.to_thread(_ensure_gateway, self.run_dir)
-            await asyncio.to_thread(self._plumb, task, ns)
+                self._gateway = await _blocking(_ensure_gateway, self.run_dir)
+            await _blocking(self._plumb, task, ns)
             attached = _Attached(task, ns, network_ids)
             self._attached[task.id] = attached
             if network_ids:
@@ -260,7 +287,7 @@ class NetworkAgent:
         ]
         script = nft.container_table(vip_rules(views))
         try:
-            await asyncio.to_thread(nftapply.apply, script, attached.ns)
+            await _blocking(nftapply.apply, script, attached.ns)
         except nftapply.NftError as e:
             if not attached.ns.exists():  # the container is gone; detach follows
                 return
@@ -281,21 +308,28 @@ class NetworkAgent:
                     sandbox = self._sandboxes.get(network_id)
                     if sandbox is not None:
                         detach_endpoint(sandbox, key=task_id)
-                if self._gateway is not None:
-                    self._gateway.release(task_id)
+                gateway = self._gateway
+                if gateway is None and (self.run_dir / "gateway.json").exists():
+                    gateway = self._gateway = _ensure_gateway(self.run_dir)  # after a restart
+                if gateway is not None:
+                    gateway.release(task_id)
 
-            await asyncio.to_thread(unplumb)
+            await _blocking(unplumb)
             await self._converge()
 
     # -- the host's table ------------------------------------------------------------------
 
     def _require_gateway(self) -> GatewayBridge:
         if self._gateway is None:
-            raise RuntimeError("NetworkAgent.start() was not called")
+            raise RuntimeError("the gateway bridge is not set up; attach() sets it up first")
         return self._gateway
 
     def _host_ports(self) -> list[nft.HostPort]:
+        """Host-mode ports of the tasks here. A port also published in ingress mode, or by
+        two tasks here (both refused upstream, so only stale state) is published once: one
+        bad pair must not stop the node's table from being written."""
         gateway = self._require_gateway()
+        taken = {(r.protocol, r.published) for r in mesh_rules(self._ingress_view())}
         ports = []
         for attached in self._attached.values():
             addr = gateway.address(attached.task.id)
@@ -305,12 +339,14 @@ class NetworkAgent:
             # a task placed before the allocator filled its endpoint carries the spec's ports:
             # host-mode ones are as the user gave them either way
             for port in endpoint.ports or endpoint.spec.ports:
-                if port.publish_mode is PublishMode.HOST and port.published_port:
-                    ports.append(
-                        nft.HostPort(
-                            port.protocol.value, port.published_port, _ip(addr), port.target_port
-                        )
-                    )
+                key = (port.protocol.value, port.published_port)
+                if port.publish_mode is not PublishMode.HOST or not port.published_port:
+                    continue
+                if key in taken:  # refused by the control API and the scheduler: stale
+                    log.warning("port %s/%s is published twice here; keeping one", *key[::-1])
+                    continue
+                taken.add(key)
+                ports.append(nft.HostPort(*key, _ip(addr), port.target_port))
         return sorted(ports, key=lambda p: (p.protocol, p.published))
 
     async def _apply_host(self) -> None:
@@ -325,14 +361,15 @@ class NetworkAgent:
             sbox_address=self._sbox_addr,
             host_ports=self._host_ports(),
         )
-        await asyncio.to_thread(nftapply.apply, script, None)
+        await _blocking(nftapply.apply, script, None)
 
     # -- the end ---------------------------------------------------------------------------
 
     async def close(self) -> None:
         """The daemon stops: DNS sockets close; links, namespaces and rules stay for the
         containers that keep running (a restarted daemon adopts them)."""
-        await self._dns.close()
+        async with self._lock:
+            await self._dns.close()
 
     async def leave(self) -> None:
         """`swarm leave`: remove everything this node made for the overlay."""
@@ -349,7 +386,7 @@ class NetworkAgent:
                 if gateway is not None:
                     _remove_gateway(gateway)
 
-            await asyncio.to_thread(remove_all)
+            await _blocking(remove_all)
             self._attached.clear()
             self._sandboxes.clear()
             self._views.clear()

@@ -309,6 +309,12 @@ def _validate_endpoint(spec: ServiceSpec) -> None:
             raise InvalidArgumentError(f"EndpointSpec: invalid target port {p.target_port}")
         if not 0 <= p.published_port <= 65535:
             raise InvalidArgumentError(f"EndpointSpec: invalid published port {p.published_port}")
+        if p.publish_mode is PublishMode.HOST and not p.published_port:
+            # Docker lets the engine pick one; shoal's containers are in network mode none
+            raise InvalidArgumentError(
+                f"EndpointSpec: host-mode port {p.target_port} needs a published port: "
+                f"use published=<port>,target={p.target_port},mode=host"
+            )
         if p.publish_mode is PublishMode.INGRESS and endpoint.mode is EndpointMode.DNSRR:
             raise InvalidArgumentError(
                 "EndpointSpec: port published with ingress mode can't be used with dnsrr mode"
@@ -396,13 +402,11 @@ def _resolve_network(view: ReadTx, net: NetworkAttachmentConfig) -> NetworkAttac
 
 
 def check_port_conflicts(view: ReadTx, spec: ServiceSpec, *, service_id: str) -> None:
-    """swarmkit's checkPortConflicts: a published ingress port belongs to one service."""
-    wanted = {
-        (p.published_port, p.protocol)
-        for p in spec.endpoint_spec.ports
-        if p.published_port and p.publish_mode is PublishMode.INGRESS
-    }
-    if not wanted:
+    """swarmkit's checkPortConflicts: a published ingress port belongs to one service, and a
+    host-mode port cannot be another service's ingress port (the mesh answers on it on every
+    node) nor the other way round."""
+    mine = [p for p in spec.endpoint_spec.ports if p.published_port]
+    if not mine:
         return
     for other in view.all(Service):
         if other.id == service_id:
@@ -411,8 +415,12 @@ def check_port_conflicts(view: ReadTx, spec: ServiceSpec, *, service_id: str) ->
         if other.endpoint is not None:
             ports += other.endpoint.ports
         for p in ports:
-            if p.publish_mode is PublishMode.INGRESS and (p.published_port, p.protocol) in wanted:
-                raise InvalidArgumentError(
-                    f"port '{p.published_port}' is already in use by service "
-                    f"'{other.spec.name}' ({other.id}) as an ingress port"
-                )
+            for q in mine:
+                if (p.published_port, p.protocol) != (q.published_port, q.protocol):
+                    continue
+                if PublishMode.INGRESS in (p.publish_mode, q.publish_mode):
+                    mode = "an ingress" if p.publish_mode is PublishMode.INGRESS else "a host"
+                    raise InvalidArgumentError(
+                        f"port '{p.published_port}' is already in use by service "
+                        f"'{other.spec.name}' ({other.id}) as {mode} port"
+                    )

@@ -23,6 +23,7 @@ import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from manager.allocator.rules import holds_addresses
 from manager.store import (
     EndpointMode,
     Network,
@@ -105,7 +106,9 @@ def network_views(view: ReadTx, node_id: str, tasks: Iterable[Task]) -> dict[str
     peers: dict[str, list[NetworkPeer]] = {i: [] for i in needed}
     for task in view.all(Task):
         node = nodes.get(task.node_id)
-        if task.status.state.terminal or node is None or not node.status.addr:
+        # the allocator's own rule: a task it no longer counts may have lost its address to
+        # another task already
+        if not holds_addresses(task) or node is None or not node.status.addr:
             continue
         for a in task.networks:
             if a.network_id in needed and a.addresses:

@@ -442,3 +442,16 @@ def test_an_unknown_endpoint_mode_reads_as_vip() -> None:
     assert wire.decode_network_view(message).services[0].endpoint_mode is EndpointMode.DNSRR
     message.services[0].endpoint_mode = "future"
     assert wire.decode_network_view(message).services[0].endpoint_mode is EndpointMode.VIP
+
+
+async def test_a_task_the_allocator_released_is_no_peer_though_its_address_is_reused() -> None:
+    # a global task that named n4 but never reached it, then no longer meant to run: the
+    # allocator freed 10.0.1.30 and gave it to a task on n1; only that one is the peer
+    abandoned = task(
+        "g1", "api", "n4", attach("front", "10.0.1.30/24"), state=S.PENDING, desired=S.SHUTDOWN
+    )
+    reused = task("g2", "api", "n1", attach("front", "10.0.1.30/24"), slot=0)
+    store = await make_store(abandoned, reused)
+    front = views_of(store, "n1")["front"]
+    owners = [(p.node_id, p.task_id) for p in front.peers if p.address == "10.0.1.30/24"]
+    assert owners == [("n1", "g2")]
