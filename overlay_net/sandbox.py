@@ -36,6 +36,7 @@ VXLAN = "vxlan0"
 VXLAN_OVERHEAD = 50  # outer IPv4 20 + UDP 8 + VXLAN 8 + inner Ethernet 14
 NUD_PERMANENT = 0x80
 NTF_SELF = 0x02
+NTF_MASTER = 0x04  # an entry of the bridge (learned or added), not of the device itself
 
 
 def vxlan_host_name(vni: int) -> str:
@@ -247,9 +248,18 @@ def _sync_fdb(sb: IPRoute, vxlan: int, want: dict[str, str]) -> None:
     have: dict[str, str] = {}
     for msg in sb.fdb("dump", ifindex=vxlan):
         dst = msg.get("NDA_DST")
-        if msg["ifindex"] != vxlan or not msg["flags"] & NTF_SELF or dst is None:
-            continue  # the bridge's own entries for the port, not vxlan0's remotes
         mac = str(msg.get("NDA_LLADDR")).lower()
+        if msg["ifindex"] != vxlan:
+            continue
+        if not msg["flags"] & NTF_SELF:
+            # br0 learned `mac` behind vxlan0; once it is no remote peer (its address moved
+            # to a container here, or went), the entry would send its frames into vxlan0,
+            # where no FDB entry takes them, until it ages out five minutes later
+            if mac not in want and not msg["state"] & NUD_PERMANENT:
+                sb.fdb("del", ifindex=vxlan, lladdr=mac, flags=NTF_MASTER)
+            continue
+        if dst is None:
+            continue
         if want.get(mac) == dst and mac not in have:
             have[mac] = dst
         else:

@@ -291,3 +291,27 @@ def test_gateway_after_a_reboot_keeps_its_subnet_and_forgets_its_addresses(
         assert again.address("t1") is None
         assert again.attach(ctr, key="t2", ifname="eth0") == "172.19.0.2/16"
         again.remove()
+
+
+def test_an_address_that_moves_from_a_remote_node_to_this_one_is_reached_at_once(
+    overlay: Overlay, netns_factory: NetnsFactory
+) -> None:
+    """B's task ends and the allocator gives its address (so its MAC) to a new task on A:
+    A's bridge, which learned that MAC behind vxlan0 from B's traffic, must not keep
+    sending there (a silent new container would be unreachable until the entry ages)."""
+    a, b = overlay.nodes
+    ctr_a = overlay.containers["nodeA"]
+    assert ping(ctr_a, B_IP)  # A's br0 learns B's MAC behind vxlan0
+    moved = dataclasses.replace(overlay.peers[1], node_id=a.node_id, node_addr=a.addr)
+    with in_netns(b.ns):
+        detach_endpoint(overlay.sandboxes["nodeB"], key="taskB")
+    ctr_new = netns_factory("test-ctrA2")
+    with in_netns(a.ns):
+        attach_endpoint(
+            overlay.sandboxes["nodeA"], ctr_new, key="taskA2", ifname="eth0",
+            address=moved.address, mac=moved.mac,
+        )  # fmt: skip
+    peers = [overlay.peers[0], moved]
+    for node in ("nodeA", "nodeB"):
+        overlay.set_peers(node, peers)
+    assert ping(ctr_a, B_IP, wait=1)  # the new container never sent a frame itself
