@@ -3,8 +3,8 @@
     Dirty ids ─▶ networks  allocate_network   (a new ingress: every service and node too)
              ─▶ tasks     ended or can no longer start: release; awaiting allocation:
                           their services join the pass
-             ─▶ services  allocate_service    (endpoint changed or failed: its awaiting
-                          tasks join the pass)
+             ─▶ services  reallocate_service  (endpoint changed or failed: its awaiting
+                          tasks join the pass; VIPs or ports it dropped: released)
              ─▶ tasks     endpoint = the service's; allocate_task, or status.err
              ─▶ nodes     allocate_node       (the ingress sandbox address)
 
@@ -153,12 +153,14 @@ class _Pass:
             if service is None or service.pending_delete:
                 continue
             try:
-                endpoint = self.alloc.allocate_service(service)
+                endpoint, freed = self.alloc.reallocate_service(service)
             except AllocatorError as e:
                 self.service_errors[service.id] = str(e)
                 self.out.failed.services.add(service.id)
                 awaiting |= self._awaiting_tasks(service)
                 continue
+            # an update that dropped VIPs or ports: tasks waiting for them may fit now
+            self.out.released = freed or self.out.released
             self.endpoints[service.id] = endpoint
             if endpoint != service.endpoint:
                 self.out.writes.append(dataclasses.replace(service, endpoint=endpoint))

@@ -3,6 +3,7 @@
     alloc = Allocations.restore(cluster, networks, services, tasks, nodes, reserved=routes)
     network = alloc.allocate_network(network)        # subnet, gateway, VXLAN ID filled in
     endpoint = alloc.allocate_service(service)       # VIPs and published ports
+    endpoint, freed = alloc.reallocate_service(service)  # the same; and did an update free any
     attachments = alloc.allocate_task(task)          # an address and MAC per network
 
 Every method returns the values to write to the store and raises a typed error (with a
@@ -26,7 +27,7 @@ from manager.allocator.ipam import (
     mac_for,
     parse_ipam_config,
 )
-from manager.allocator.ports import PortAllocator
+from manager.allocator.ports import PortAllocator, PortKey
 from manager.allocator.rules import holds_addresses
 from manager.allocator.vxlan import VXLANAllocator
 from manager.store.objects import (
@@ -204,12 +205,19 @@ class Allocations:
     def allocate_service(self, service: Service) -> Endpoint:
         """VIPs (endpoint mode vip) on each of the service's networks, plus ingress when it
         publishes in ingress mode; published ports filled in. Kept across updates."""
+        return self.reallocate_service(service)[0]
+
+    def reallocate_service(self, service: Service) -> tuple[Endpoint, bool]:
+        """allocate_service, and whether the update freed VIPs or published ports the service
+        held (it left a network, switched to dnsrr, changed its ports): whatever waits for an
+        address or a port may fit now."""
         current = service.endpoint or Endpoint()
         owner = _owner("service", service.id)
         spec = service.spec.endpoint_spec
         held = {v.network_id: v.addr for v in current.virtual_ips}
         wanted = self._service_networks(service) if spec.mode is EndpointMode.VIP else []
         vips = self._attach_all(owner, [(n, held.get(n, "")) for n in wanted])
+        ports_before = self._ports_of(service.id)
         try:
             ports = self.ports.allocate(service.id, service.spec.name, spec.ports, current.ports)
         except AllocatorError:
@@ -217,14 +225,19 @@ class Allocations:
                 if network_id not in held:
                     self._release(network_id, str(iface))
             raise
+        freed = bool(ports_before - self._ports_of(service.id))
         for network_id, addr in held.items():
             if network_id not in wanted:
-                self._release(network_id, addr, owner)
-        return Endpoint(
+                freed = self._release(network_id, addr, owner) or freed
+        endpoint = Endpoint(
             spec=spec,
             ports=ports,
             virtual_ips=tuple(VirtualIP(n, str(iface)) for n, iface in vips),
         )
+        return endpoint, freed
+
+    def _ports_of(self, service_id: str) -> set[PortKey]:
+        return {k for k, o in self.ports.allocated.items() if o.service_id == service_id}
 
     def release_service(self, service: Service) -> bool:
         """Whether anything was freed (its ports or VIPs)."""

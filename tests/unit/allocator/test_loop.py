@@ -427,6 +427,52 @@ async def test_an_exhausted_network_is_an_error_on_the_task_until_an_address_is_
         assert wants_node(recovered)
 
 
+async def test_a_vip_dropped_by_a_service_update_lets_a_waiting_task_in() -> None:
+    h = Harness()
+    await h.cluster()
+    await h.network("tiny", "10.9.0.0/30")  # the gateway .1, one address: .2
+    web = await h.service("web", ("tiny",))  # its VIP takes .2
+    await h.service("db", ("tiny",), mode=EndpointMode.DNSRR)
+    (t1,) = await h.tasks("db")
+    async with h.running():
+        assert h.get(Task, t1).status.err == "network tiny has no free addresses"
+        dnsrr = EndpointSpec(mode=EndpointMode.DNSRR)
+        await h.change(
+            Service,
+            web.id,
+            lambda s: dataclasses.replace(s, spec=dataclasses.replace(s.spec, endpoint_spec=dnsrr)),
+        )
+        await settle()
+        assert h.by_name(Service, "web").endpoint.virtual_ips == ()
+        task: Task = h.get(Task, t1)
+        assert h.addresses(t1) == {"tiny": "10.9.0.2/30"}
+        assert task.status.err == ""
+        assert wants_node(task)
+
+
+async def test_a_port_dropped_by_a_service_update_lets_a_waiting_task_in() -> None:
+    h = Harness()
+    await h.cluster()
+    web = await h.service("web", (), (WEB_PORT,))
+    await h.service("api", (), (dataclasses.replace(WEB_PORT, target_port=8000),))
+    (t1,) = await h.tasks("api")
+    async with h.running():
+        assert h.get(Task, t1).status.err.startswith("port 8080/tcp is already in use")
+        moved = EndpointSpec(ports=(dataclasses.replace(WEB_PORT, published_port=9090),))
+        await h.change(
+            Service,
+            web.id,
+            lambda s: dataclasses.replace(s, spec=dataclasses.replace(s.spec, endpoint_spec=moved)),
+        )
+        await settle()
+        task: Task = h.get(Task, t1)
+        assert task.status.err == ""
+        assert task.endpoint is not None and [p.published_port for p in task.endpoint.ports] == [
+            8080
+        ]
+        assert wants_node(task)
+
+
 async def test_a_task_waiting_for_addresses_is_not_scheduled_then_is() -> None:
     h = Harness()
     await h.cluster()
