@@ -8,7 +8,9 @@
                      secret/config ─▶ MemoryDependencies (memory only, never on disk)
         network views (COMPLETE replaces, INCREMENTAL updates/removes) ─▶ the whole set to
                      networks.set_networks, awaited before the batch's tasks are touched, so
-                     a container is attached only to networks its node has set up
+                     a container is attached only to networks its node has set up; when it
+                     fails, the next batch tries again, and so does a timer (1 s, doubling up
+                     to 30 s) with the views held then, for a quiet cluster sends no batch
     TaskController.report ─▶ TaskDB.save(task) ─▶ pending ─▶ UpdateTaskStatus (batched)
 
 Tasks are kept in `<data-dir>/worker/tasks/<task id>` (the store codec), written before a
@@ -50,6 +52,8 @@ from worker.networks import NodeNetworks, NoNetworks, executor_hooks
 log = logging.getLogger(__name__)
 
 MAX_REPORTS = 500  # task statuses per UpdateTaskStatus call
+NETWORKS_RETRY_INITIAL = 1.0  # seconds after a failed set_networks before trying again
+NETWORKS_RETRY_MAX = 30.0
 
 
 class DispatcherCalls(Protocol):
@@ -136,7 +140,9 @@ class TaskManager:
         self._networks: NodeNetworks = networks if networks is not None else NoNetworks()
         self._views: dict[str, NetworkView] = {}
         self._networks_started = False
-        self._networks_failed = False  # the last set_networks failed: the next batch retries
+        self._networks_failed = False  # the last set_networks failed: to be tried again
+        self._networks_lock = asyncio.Lock()  # one set_networks at a time (batch or retry)
+        self._networks_retry: asyncio.Task[None] | None = None
         self._reattach: set[str] = set()  # resumed tasks to attach again once views are set
         self._ctlrs: dict[str, TaskController] = {}
         self._runs: dict[str, asyncio.Task[None]] = {}
@@ -178,8 +184,10 @@ class TaskManager:
                 await self._stopping.wait()
                 for run in self._runs.values():
                     run.cancel()
+                self._cancel_networks_retry()
         finally:
             self._tg = None
+            self._networks_retry = None
             self._runs.clear()
             self._ctlrs.clear()
             self._reattach.clear()
@@ -225,7 +233,7 @@ class TaskManager:
             else:
                 task_changes.append(change)
         if networks_changed:
-            await self._set_networks(views)
+            await self._apply_networks(views)
         assigned: set[str] = set()
         for change in task_changes:
             task = change.obj
@@ -241,6 +249,35 @@ class TaskManager:
 
     # -- networks --------------------------------------------------------------------------
 
+    async def _apply_networks(self, views: dict[str, NetworkView]) -> None:
+        """A batch's views: they replace any retry under way (its views are older); when
+        setting them fails, a new retry starts."""
+        async with self._networks_lock:  # a retry is not inside set_networks: safe to cancel
+            self._cancel_networks_retry()
+            await self._set_networks(views)
+            if self._networks_failed and self._tg is not None:
+                self._networks_retry = self._tg.create_task(self._retry_networks())
+
+    async def _retry_networks(self) -> None:
+        """Set the views held now again after a failure, with backoff, until it works (or a
+        batch's views take over): a quiet cluster may send no batch for a long time, and the
+        tasks on those networks wait for them."""
+        delay = NETWORKS_RETRY_INITIAL
+        while True:
+            await self._clock.sleep(delay)
+            async with self._networks_lock:
+                if not self._networks_failed:
+                    return
+                await self._set_networks(self._views)
+                if not self._networks_failed:
+                    return
+            delay = min(delay * 2, NETWORKS_RETRY_MAX)
+
+    def _cancel_networks_retry(self) -> None:
+        if self._networks_retry is not None:
+            self._networks_retry.cancel()
+            self._networks_retry = None
+
     async def _set_networks(self, views: dict[str, NetworkView]) -> None:
         """Hand the complete set of views to the network agent (started with the first
         non-empty set, or the first set after resuming tasks); then attach the resumed tasks
@@ -254,7 +291,7 @@ class TaskManager:
                 await self._networks.start()
                 self._networks_started = True
             await self._networks.set_networks(views)
-        except Exception as e:  # the agent's kernel and nft errors; retried with the next batch
+        except Exception as e:  # the agent's kernel and nft errors; retried (_retry_networks)
             self._networks_failed = True
             log.warning("setting up the node's networks failed: %s", e)
             return

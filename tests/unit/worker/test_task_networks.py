@@ -16,7 +16,7 @@ from tests.unit.worker.test_tasks import T0, FakeStub, settle
 from tests.unit.worker.test_tasks import task as plain_task
 from worker.executor import FakeBehaviour, FakeExecutor, MemoryDependencies
 from worker.networks import FakeNetworks
-from worker.tasks import TaskDB, TaskManager
+from worker.tasks import NETWORKS_RETRY_INITIAL, NETWORKS_RETRY_MAX, TaskDB, TaskManager
 
 S = TaskState
 UPDATE, REMOVE = ChangeAction.UPDATE, ChangeAction.REMOVE
@@ -64,12 +64,13 @@ class Worker:
         self.executor = executor or FakeExecutor()
         self.networks = GatedNetworks(self.executor)
         self.db = TaskDB(data / "tasks")
+        self.clock = FakeClock()
         self.manager = TaskManager(
             node_id="n1",
             executor=self.executor,
             dependencies=MemoryDependencies(),
             db=self.db,
-            clock=FakeClock(),
+            clock=self.clock,
             now=lambda: T0,
             networks=self.networks,
         )
@@ -162,6 +163,88 @@ async def test_a_failed_set_networks_is_tried_again_with_the_next_batch(tmp_path
     assert w.networks.ops("set_networks") == [("ing",), ("ing",)]
     assert w.networks.views == {"ing": INGRESS}
     await w.stop()
+
+
+async def advance(w: Worker, seconds: float) -> None:
+    w.clock.advance(seconds)
+    await settle()
+
+
+async def test_a_failed_set_networks_is_tried_again_on_a_quiet_cluster(tmp_path: Path) -> None:
+    w, stub = Worker(tmp_path), FakeStub()
+    await w.start(stub)
+    w.networks.fail["set_networks"] = OSError("nft: no such table")
+    stub.send(complete(INGRESS, task("t1", "ing")))
+    await settle()
+    assert w.networks.views == {}
+    await advance(w, NETWORKS_RETRY_INITIAL - 0.1)
+    assert w.networks.ops("set_networks") == [("ing",)]
+    await advance(w, 0.1)  # no batch came: the timer tries again, and it works
+    assert w.networks.ops("set_networks") == [("ing",), ("ing",)]
+    assert w.networks.views == {"ing": INGRESS}
+    await advance(w, 10 * NETWORKS_RETRY_MAX)  # and stops
+    assert len(w.networks.ops("set_networks")) == 2
+    await w.stop()
+
+
+async def test_the_networks_retry_backs_off_up_to_a_limit(tmp_path: Path) -> None:
+    w, stub = Worker(tmp_path), FakeStub()
+    await w.start(stub)
+    w.networks.fail["set_networks"] = OSError("nft: no such table")
+    stub.send(complete(INGRESS))
+    await settle()
+    gaps = [1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0]
+    assert gaps[0] == NETWORKS_RETRY_INITIAL and gaps[-1] == NETWORKS_RETRY_MAX
+    for attempts, gap in enumerate(gaps, start=2):
+        w.networks.fail["set_networks"] = OSError("nft: no such table")  # it fails again
+        await advance(w, gap - 0.5)
+        assert len(w.networks.ops("set_networks")) == attempts - 1, gap
+        await advance(w, 0.5)
+        assert len(w.networks.ops("set_networks")) == attempts, gap
+    assert w.networks.views == {}
+    await advance(w, NETWORKS_RETRY_MAX)  # the agent recovered: the next try works
+    assert w.networks.views == {"ing": INGRESS}
+    await w.stop()  # nothing waits on the clock any more to hold the stop up
+
+
+async def test_a_batch_with_views_takes_over_from_the_retry(tmp_path: Path) -> None:
+    w, stub = Worker(tmp_path), FakeStub()
+    await w.start(stub)
+    w.networks.fail["set_networks"] = OSError("nft: no such table")
+    stub.send(complete(INGRESS))
+    await settle()
+    await advance(w, 0.5)
+    # the batch fails too: the retry starts over from the batch, with its views
+    w.networks.fail["set_networks"] = OSError("nft: no such table")
+    stub.send(changes(2, (UPDATE, FRONT)))
+    await settle()
+    assert w.networks.ops("set_networks") == [("ing",), ("front", "ing")]
+    await advance(w, NETWORKS_RETRY_INITIAL - 0.1)  # 1.4 s after the first failure
+    assert len(w.networks.ops("set_networks")) == 2
+    await advance(w, 0.1)
+    assert w.networks.ops("set_networks")[-1] == ("front", "ing")
+    assert w.networks.views == {"front": FRONT, "ing": INGRESS}
+    # a batch that works ends any retry
+    w.networks.fail["set_networks"] = OSError("nft: no such table")
+    stub.send(changes(3, (REMOVE, NetworkView(Network(id="front")))))
+    await settle()
+    stub.send(changes(4, (UPDATE, task("t1"))))  # it tries again, and it works
+    await settle()
+    assert w.networks.views == {"ing": INGRESS}
+    calls = len(w.networks.ops("set_networks"))
+    await advance(w, 10 * NETWORKS_RETRY_MAX)
+    assert len(w.networks.ops("set_networks")) == calls
+    await w.stop()
+
+
+async def test_a_retry_waiting_on_the_clock_does_not_hold_up_stop(tmp_path: Path) -> None:
+    w, stub = Worker(tmp_path), FakeStub()
+    await w.start(stub)
+    w.networks.fail["set_networks"] = OSError("nft: no such table")
+    stub.send(complete(INGRESS))
+    await settle()
+    await asyncio.wait_for(w.stop(), 5)
+    assert w.networks.calls[-1] == ("close", "")
 
 
 async def test_resumed_running_tasks_are_attached_again_once_views_arrive(
