@@ -11,8 +11,9 @@
 
 The worker calls only this class. It is level-triggered: each call recomputes the rules from
 the current views and attachments and rewrites them whole (nft replaces a table in one
-transaction), so a missed change is repaired by the next one. Blocking kernel calls
-(pyroute2, nft) run in a thread; one lock keeps calls from interleaving.
+transaction), so a missed change is repaired by the next one. The kernel and the DNS server
+are drivers (overlay_net/kernel.py; fakes in the unit tests); blocking kernel calls (pyroute2,
+nft) run in a thread; one lock keeps calls from interleaving.
 
 State lives in the kernel and under `run_dir` (namespace mounts, the gateway's address
 table), so a restarted daemon adopts what is there: the first `set_networks` removes the
@@ -33,9 +34,8 @@ from manager.dispatcher.networks import NetworkPeer, NetworkView
 from manager.store import EndpointMode, PublishMode, Task
 from overlay_net import nft, nftapply
 from overlay_net.dns import EmbeddedDNS
-from overlay_net.endpoint import attach_endpoint, detach_endpoint
-from overlay_net.gateway import GatewayBridge
-from overlay_net.netns import NetnsError, create_netns, pid_netns, remove_netns, sysctl
+from overlay_net.kernel import ContainerDNS, GatewayInfo, Kernel, LinuxKernel
+from overlay_net.netns import NetnsError
 from overlay_net.resolver import records
 from overlay_net.sandbox import NetworkSandbox
 
@@ -106,16 +106,26 @@ async def _blocking(fn: Callable[..., T], *args: object) -> T:
         raise
 
 
-def _ensure_gateway(run_dir: Path) -> GatewayBridge:
-    gateway = GatewayBridge.ensure(run_dir)
+def _ensure_gateway(kernel: Kernel) -> GatewayInfo:
+    return _local_ports_to_bridge(kernel, kernel.ensure_gateway())
+
+
+def _adopt_gateway(kernel: Kernel) -> GatewayInfo | None:
+    """The bridge a previous run of the daemon left, if any (its containers may still hold
+    addresses on it)."""
+    gateway = kernel.saved_gateway()
+    return _local_ports_to_bridge(kernel, gateway) if gateway is not None else None
+
+
+def _local_ports_to_bridge(kernel: Kernel, gateway: GatewayInfo) -> GatewayInfo:
     # a node's own 127.0.0.1:<published port> is DNATed onto the bridge, as Docker does
-    sysctl(None, f"net.ipv4.conf.{gateway.name}.route_localnet", "1")
+    kernel.sysctl(None, f"net.ipv4.conf.{gateway.name}.route_localnet", "1")
     return gateway
 
 
-def _remove_gateway(gateway: GatewayBridge) -> None:
-    nftapply.delete_table(None)
-    gateway.remove()
+def _remove_gateway(kernel: Kernel) -> None:
+    kernel.nft_delete_table(None)
+    kernel.remove_gateway()
 
 
 def own_ingress_peer(ingress: NetworkView | None, node_id: str) -> NetworkPeer | None:
@@ -126,17 +136,27 @@ def own_ingress_peer(ingress: NetworkView | None, node_id: str) -> NetworkPeer |
 
 class NetworkAgent:
     def __init__(
-        self, *, node_id: str, node_addr: str, run_dir: Path, upstream: Sequence[str] = ()
+        self,
+        *,
+        node_id: str,
+        node_addr: str,
+        run_dir: Path,
+        upstream: Sequence[str] = (),
+        kernel: Kernel | None = None,
+        dns: ContainerDNS | None = None,
     ) -> None:
+        """`kernel`: None -> the node's (LinuxKernel); `dns`: None -> EmbeddedDNS forwarding
+        to `upstream` (() -> the host's resolvers) the names that are not the cluster's."""
         self.node_id = node_id
         self.node_addr = node_addr
         self.run_dir = run_dir
-        self._dns = EmbeddedDNS(upstream=upstream)
+        self._kernel: Kernel = kernel if kernel is not None else LinuxKernel(run_dir)
+        self._dns: ContainerDNS = dns if dns is not None else EmbeddedDNS(upstream=upstream)
         self._lock = asyncio.Lock()
         self._views: dict[str, NetworkView] = {}
         self._sandboxes: dict[str, NetworkSandbox] = {}
         self._attached: dict[str, _Attached] = {}
-        self._gateway: GatewayBridge | None = None
+        self._gateway: GatewayInfo | None = None
         self._sbox_addr = ""  # the ingress sbox's gateway-bridge address, once it exists
 
     @property
@@ -162,7 +182,7 @@ class NetworkAgent:
     async def _converge(self) -> None:
         needed = self._needed()
         if (needed or self._attached) and self._gateway is None:
-            self._gateway = await _blocking(_ensure_gateway, self.run_dir)
+            self._gateway = await _blocking(_ensure_gateway, self._kernel)
         failed: NetnsError | None = None
         try:
             await _blocking(self._sync_sandboxes, needed)
@@ -174,27 +194,28 @@ class NetworkAgent:
         if needed or self._attached:
             await self._apply_host()
         elif self._gateway is not None:
-            gateway, self._gateway = self._gateway, None
-            await _blocking(_remove_gateway, gateway)
+            self._gateway = None
+            await _blocking(_remove_gateway, self._kernel)
         if failed is not None:
             raise failed
 
     def _sync_sandboxes(self, needed: Mapping[str, NetworkView]) -> None:
+        kernel = self._kernel
         wanted = {NetworkSandbox.name_for(i) for i in needed}
-        for path in sorted(self.netns_dir.glob("shoal-net-*")):
+        failed: list[str] = []
+        for path in kernel.sandbox_paths():
             if path.name not in wanted:
                 self._sandboxes = {k: s for k, s in self._sandboxes.items() if s.path != path}
-                NetworkSandbox.at(path).remove()
-        failed: list[str] = []
+                try:
+                    kernel.remove_sandbox(path)
+                except NetnsError as e:  # a stuck leftover must not keep new networks out
+                    failed.append(f"removing sandbox {path.name}: {e}")
         for network_id, view in sorted(needed.items()):
             try:
-                sandbox = NetworkSandbox.ensure(
-                    view.network,
-                    run_dir=self.run_dir,
-                    node_addr=self.node_addr,
-                    data_path_port=view.data_path_port,
+                sandbox = kernel.ensure_sandbox(
+                    view.network, node_addr=self.node_addr, data_path_port=view.data_path_port
                 )
-                sandbox.set_peers(view.peers, local_node_id=self.node_id)
+                kernel.set_peers(sandbox, view.peers, local_node_id=self.node_id)
             except NetnsError as e:  # the other networks go on; the caller retries
                 failed.append(f"network {view.network.spec.name or network_id}: {e}")
                 continue
@@ -209,30 +230,31 @@ class NetworkAgent:
         ingress = self._ingress_view()
         me = own_ingress_peer(ingress, self.node_id)
         sbox = self.netns_dir / SBOX
+        kernel = self._kernel
         if ingress is None or me is None or ingress.network.id not in self._sandboxes:
-            if sbox.exists() or self._sbox_addr:
+            if kernel.netns_exists(sbox) or self._sbox_addr:
                 await _blocking(self._remove_sbox)
             return
-        gateway = self._require_gateway()
+        self._require_gateway()
         sandbox = self._sandboxes[ingress.network.id]
 
         def build() -> str:
-            create_netns(sbox)
-            attach_endpoint(
+            kernel.create_netns(sbox)
+            kernel.attach_endpoint(
                 sandbox, sbox, key=SBOX_KEY, ifname="eth0", address=me.address, mac=me.mac
             )
-            addr = gateway.attach(sbox, key=SBOX_KEY, ifname="eth1")
-            sysctl(sbox, "net.ipv4.ip_forward", "1")
+            addr = kernel.gateway_attach(sbox, key=SBOX_KEY, ifname="eth1")
+            kernel.sysctl(sbox, "net.ipv4.ip_forward", "1")
             return _ip(addr)
 
         self._sbox_addr = await _blocking(build)
         script = nft.ingress_sbox_table(mesh_rules(ingress), overlay_ifname="eth0")
-        await _blocking(nftapply.apply, script, sbox)
+        await _blocking(kernel.nft_apply, script, sbox)
 
     def _remove_sbox(self) -> None:
         if self._gateway is not None:
-            self._gateway.release(SBOX_KEY)
-        remove_netns(self.netns_dir / SBOX)
+            self._kernel.gateway_release(SBOX_KEY)
+        self._kernel.remove_netns(self.netns_dir / SBOX)
         self._sbox_addr = ""
 
     # -- containers ------------------------------------------------------------------------
@@ -242,7 +264,7 @@ class NetworkAgent:
         bridge (idempotent). A task on no network gets only the gateway bridge: egress and
         host-mode ports, as Swarm's get the engine's default bridge."""
         async with self._lock:
-            ns = pid_netns(pid)
+            ns = self._kernel.pid_netns(pid)
             network_ids = tuple(a.network_id for a in task.networks)
             missing = [n for n in network_ids if n not in self._sandboxes]
             if missing:
@@ -250,7 +272,7 @@ class NetworkAgent:
                     f"network {missing[0]} is not set up on this node yet; the task is retried"
                 )
             if self._gateway is None:
-                self._gateway = await _blocking(_ensure_gateway, self.run_dir)
+                self._gateway = await _blocking(_ensure_gateway, self._kernel)
             await _blocking(self._plumb, task, ns)
             attached = _Attached(task, ns, network_ids)
             self._attached[task.id] = attached
@@ -261,7 +283,7 @@ class NetworkAgent:
 
     def _plumb(self, task: Task, ns: Path) -> None:
         for index, attachment in enumerate(task.networks):
-            attach_endpoint(
+            self._kernel.attach_endpoint(
                 self._sandboxes[attachment.network_id],
                 ns,
                 key=task.id,
@@ -270,7 +292,8 @@ class NetworkAgent:
                 mac=attachment.mac,
             )
         if not self._all_internal(task):
-            self._require_gateway().attach(ns, key=task.id, ifname=f"eth{len(task.networks)}")
+            self._require_gateway()
+            self._kernel.gateway_attach(ns, key=task.id, ifname=f"eth{len(task.networks)}")
 
     def _all_internal(self, task: Task) -> bool:
         views = [self._views.get(a.network_id) for a in task.networks]
@@ -287,9 +310,9 @@ class NetworkAgent:
         ]
         script = nft.container_table(vip_rules(views))
         try:
-            await _blocking(nftapply.apply, script, attached.ns)
+            await _blocking(self._kernel.nft_apply, script, attached.ns)
         except nftapply.NftError as e:
-            if not attached.ns.exists():  # the container is gone; detach follows
+            if not self._kernel.netns_exists(attached.ns):  # the container is gone; detach follows
                 return
             raise e
         dns = attached.task.spec.container.dns_config
@@ -304,22 +327,22 @@ class NetworkAgent:
             network_ids = attached.network_ids if attached else tuple(self._sandboxes)
 
             def unplumb() -> None:
+                kernel = self._kernel
                 for network_id in network_ids:
                     sandbox = self._sandboxes.get(network_id)
                     if sandbox is not None:
-                        detach_endpoint(sandbox, key=task_id)
-                gateway = self._gateway
-                if gateway is None and (self.run_dir / "gateway.json").exists():
-                    gateway = self._gateway = _ensure_gateway(self.run_dir)  # after a restart
-                if gateway is not None:
-                    gateway.release(task_id)
+                        kernel.detach_endpoint(sandbox, key=task_id)
+                if self._gateway is None:
+                    self._gateway = _adopt_gateway(kernel)  # after a restart
+                if self._gateway is not None:
+                    kernel.gateway_release(task_id)
 
             await _blocking(unplumb)
             await self._converge()
 
     # -- the host's table ------------------------------------------------------------------
 
-    def _require_gateway(self) -> GatewayBridge:
+    def _require_gateway(self) -> GatewayInfo:
         if self._gateway is None:
             raise RuntimeError("the gateway bridge is not set up; attach() sets it up first")
         return self._gateway
@@ -328,11 +351,11 @@ class NetworkAgent:
         """Host-mode ports of the tasks here. A port also published in ingress mode, or by
         two tasks here (both refused upstream, so only stale state) is published once: one
         bad pair must not stop the node's table from being written."""
-        gateway = self._require_gateway()
+        self._require_gateway()
         taken = {(r.protocol, r.published) for r in mesh_rules(self._ingress_view())}
         ports = []
         for attached in self._attached.values():
-            addr = gateway.address(attached.task.id)
+            addr = self._kernel.gateway_address(attached.task.id)
             endpoint = attached.task.endpoint
             if addr is None or endpoint is None:
                 continue
@@ -361,7 +384,7 @@ class NetworkAgent:
             sbox_address=self._sbox_addr,
             host_ports=self._host_ports(),
         )
-        await _blocking(nftapply.apply, script, None)
+        await _blocking(self._kernel.nft_apply, script, None)
 
     # -- the end ---------------------------------------------------------------------------
 
@@ -377,14 +400,15 @@ class NetworkAgent:
             await self._dns.close()
 
             def remove_all() -> None:
+                kernel = self._kernel
                 gateway = self._gateway
-                if gateway is None and (self.run_dir / "gateway.json").exists():
-                    gateway = GatewayBridge.ensure(self.run_dir)  # a previous run's: adopt it
+                if gateway is None:
+                    gateway = kernel.saved_gateway()  # a previous run's: adopt it
                 self._remove_sbox()
-                for path in sorted(self.netns_dir.glob("shoal-*")):
-                    NetworkSandbox.at(path).remove()
+                for path in kernel.sandbox_paths():
+                    kernel.remove_sandbox(path)
                 if gateway is not None:
-                    _remove_gateway(gateway)
+                    _remove_gateway(kernel)
 
             await _blocking(remove_all)
             self._attached.clear()
