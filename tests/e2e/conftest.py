@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -64,6 +65,25 @@ def wait_for(what: str, condition: Callable[[], bool], within: float = 60.0) -> 
             return time.monotonic() - start
         time.sleep(0.2)
     raise AssertionError(f"timed out after {within}s waiting for {what}")
+
+
+@contextlib.contextmanager
+def three_node_lab(lab: LabCli) -> Iterator[None]:
+    """`shoal-lab up --nodes 3` (n1 the manager) until every node is Ready and Active; down
+    at the end."""
+    lab.run("up", "--nodes", "3")
+    try:
+        wait_for("3 Ready, Active nodes", lambda: _all_ready(lab, ["n1", "n2", "n3"]))
+        yield
+    finally:
+        lab.run("down", check=False)
+
+
+def _all_ready(lab: LabCli, hostnames: list[str]) -> bool:
+    rows = node_ls(lab, "n1") or []
+    return sorted(r["Hostname"] for r in rows) == hostnames and all(
+        r["Status"] == "Ready" and r["Availability"] == "Active" for r in rows
+    )
 
 
 @pytest.fixture(scope="session")

@@ -19,12 +19,11 @@ import json
 import re
 from collections import Counter
 from collections.abc import Iterator
-from functools import partial
 from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import LabCli, node_ls, shoal, wait_for
+from tests.e2e.conftest import LabCli, shoal, three_node_lab, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -36,24 +35,13 @@ SHOAL_LINK = re.compile(r"^\d+: (shoal\S*?)[@:]", re.MULTILINE)
 
 @pytest.fixture(scope="module")
 def lab(lab_cli: LabCli) -> Iterator[LabCli]:
-    lab_cli.run("up", "--nodes", "3")
-    try:
-        wait_for("3 Ready nodes", partial(all_ready, lab_cli))
+    with three_node_lab(lab_cli):
         yield lab_cli
-    finally:
-        lab_cli.run("down", check=False)
 
 
 @pytest.fixture(scope="module")
 def registry(lab: LabCli) -> str:
     return lab.out("registry")
-
-
-def all_ready(lab: LabCli) -> bool:
-    rows = node_ls(lab, MANAGER) or []
-    return sorted(r["Hostname"] for r in rows) == NODES and all(
-        r["Status"] == "Ready" for r in rows
-    )
 
 
 def ps(lab: LabCli, service: str) -> list[dict[str, Any]]:
@@ -70,18 +58,15 @@ def running(lab: LabCli, service: str) -> list[dict[str, Any]]:
     ]
 
 
+def containers_on(lab: LabCli, node: str, service: str) -> list[str]:
+    """The ids of the running containers of `service` on `node`."""
+    label = f"label=com.docker.swarm.service.name={service}"
+    return lab.on(node, "docker", "ps", "-q", "--filter", label, check=False).stdout.split()
+
+
 def container_on(lab: LabCli, node: str, service: str) -> str:
-    """The id of a running container of `service` on `node` ("" if none)."""
-    done = lab.on(
-        node,
-        "docker",
-        "ps",
-        "-q",
-        "--filter",
-        f"label=com.docker.swarm.service.name={service}",
-        check=False,
-    )
-    return done.stdout.split()[0] if done.stdout.split() else ""
+    """One running container of `service` on `node` ("" if none)."""
+    return next(iter(containers_on(lab, node, service)), "")
 
 
 def in_container(lab: LabCli, node: str, container: str, *cmd: str) -> str:
@@ -139,20 +124,11 @@ def mesh_replies(lab: LabCli, from_node: str, addr: str, count: int) -> Counter[
 
 def hostnames(lab: LabCli, service: str) -> set[str]:
     """The hostnames of the service's running containers, read from their engines."""
-    names = set()
-    for node in NODES:
-        done = lab.on(
-            node,
-            "docker",
-            "ps",
-            "-q",
-            "--filter",
-            f"label=com.docker.swarm.service.name={service}",
-            check=False,
-        )
-        for cid in done.stdout.split():
-            names.add(in_container(lab, node, cid, "hostname"))
-    return names
+    return {
+        in_container(lab, node, cid, "hostname")
+        for node in NODES
+        for cid in containers_on(lab, node, service)
+    }
 
 
 # ---- the scenario ---------------------------------------------------------------------------

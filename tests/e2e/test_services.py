@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import LabCli, node_ls, shoal, wait_for
+from tests.e2e.conftest import LabCli, node_ls, shoal, three_node_lab, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -33,12 +33,8 @@ BAD_EXIT = "task: non-zero exit (1)"
 
 @pytest.fixture(scope="module")
 def lab(lab_cli: LabCli) -> Iterator[LabCli]:
-    lab_cli.run("up", "--nodes", "3")
-    try:
-        wait_for("3 Ready, Active nodes", partial(all_ready, lab_cli))
+    with three_node_lab(lab_cli):
         yield lab_cli
-    finally:
-        lab_cli.run("down", check=False)
 
 
 @pytest.fixture(scope="module")
