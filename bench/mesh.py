@@ -6,13 +6,17 @@ the ingress routing mesh of a node that runs no replica.
 
 A 3-node lab (`shoal-lab up --nodes 3`, n1 the manager). An overlay network `bench`, a service
 `web` (one replica of web:1, busybox httpd, pinned to n2) on it publishing 8080:80, and a
-`tools` service pinned to n1 on the same network. wrk (Debian's) sends HTTP GETs over
+`tools` service (2 replicas, pinned to n1) on the same network. wrk (Debian's) sends HTTP GETs over
 `--connections` connections; busybox httpd closes each after one reply, so every request is
 a new TCP connection: the case where the mesh's DNAT and conntrack cost the most.
 
-- direct: wrk in the tools container's namespace -> the web task's overlay address:80
+- direct: wrk in one tools container's namespace -> the web task's overlay address:80
   (VXLAN n1 -> n2, no NAT);
-- vip:    the same client -> the service's VIP:80 (nft DNAT in the client's namespace);
+- vip:    wrk in the other tools container -> the service's VIP:80 (nft DNAT in the
+  client's namespace). Not the same client as direct: the server's TIME_WAIT sockets of one
+  path would refuse the other's SYNs on reused ports (the ISN and the TCP timestamp offset
+  depend on the destination the client dialed, the VIP or the task's address), and both
+  would stall on SYN retransmits after ~40,000 connections;
 - mesh:   wrk in n1's own namespace (n1 runs no web replica) -> n1's address:8080 (host DNAT
   to the ingress sbox, DNAT + masquerade there, VXLAN to n2).
 
@@ -157,15 +161,17 @@ def lab_up(state_dir: Path) -> Iterator[Lab]:
         print(lab.lab("down").strip(), flush=True)
 
 
+def containers(lab: Lab, node: str, service: str) -> list[str]:
+    label = f"label=com.docker.swarm.service.name={service}"
+    return lab.on(node, "docker", "ps", "-q", "--filter", label).split()
+
+
 def container(lab: Lab, node: str, service: str) -> str:
-    ids = lab.on(
-        node, "docker", "ps", "-q", "--filter", f"label=com.docker.swarm.service.name={service}"
-    ).split()
-    return ids[0] if ids else ""
+    return next(iter(containers(lab, node, service)), "")
 
 
-def deploy(lab: Lab) -> tuple[str, str, str, str]:
-    """-> (tools container pid, web task overlay IP, VIP, n1's address)."""
+def deploy(lab: Lab) -> tuple[str, str, str, str, str]:
+    """-> (two tools containers' pids, web task overlay IP, VIP, n1's address)."""
     registry = lab.lab("registry").strip()
 
     def ready() -> bool:
@@ -180,10 +186,10 @@ def deploy(lab: Lab) -> tuple[str, str, str, str]:
     )  # fmt: skip
     lab.shoal(
         "service", "create", "--detach", "--name", "tools", "--network", "bench",
-        "--constraint", "node.hostname==n1", f"{registry}/tools",
+        "--replicas", "2", "--constraint", "node.hostname==n1", f"{registry}/tools",
     )  # fmt: skip
     wait_until("web running on n2", lambda: bool(container(lab, "n2", "web")), 120, 0.5)
-    wait_until("tools running on n1", lambda: bool(container(lab, "n1", "tools")), 120, 0.5)
+    wait_until("tools running on n1", lambda: len(containers(lab, "n1", "tools")) == 2, 120, 0.5)
     web = container(lab, "n2", "web")
     addr = lab.on("n2", "docker", "exec", web, "ip", "-o", "-4", "addr", "show", "eth0")
     m = re.search(r"inet (\d+\.\d+\.\d+\.\d+)/", addr)
@@ -196,13 +202,15 @@ def deploy(lab: Lab) -> tuple[str, str, str, str]:
         for v in inspect["Endpoint"]["VirtualIPs"]
         if v["NetworkID"] == network_id
     )
-    tools = container(lab, "n1", "tools")
-    pid = lab.on("n1", "docker", "inspect", "--format", "{{.State.Pid}}", tools).strip()
+    pids = [
+        lab.on("n1", "docker", "inspect", "--format", "{{.State.Pid}}", tools).strip()
+        for tools in containers(lab, "n1", "tools")
+    ]
     n1 = lab.lab("ip", "n1").strip()
     # the first requests of each path must already work (not measured: a warm-up)
-    for netns, url in ((f"/proc/{pid}/ns/net", f"http://{vip}/"), ("", f"http://{n1}:8080/")):
+    for netns, url in ((f"/proc/{pids[1]}/ns/net", f"http://{vip}/"), ("", f"http://{n1}:8080/")):
         wait_until(f"{url} answering", partial(fetch_ok, lab, netns, url), 30, 0.5)
-    return pid, m.group(1), vip, n1
+    return pids[0], pids[1], m.group(1), vip, n1
 
 
 def fetch_ok(lab: Lab, netns: str, url: str) -> bool:
@@ -245,11 +253,10 @@ def main(argv: list[str] | None = None) -> None:
         with tempfile.NamedTemporaryFile("w", suffix=".lua") as lua, lab_up(state_dir) as lab:
             lua.write(LUA)
             lua.flush()
-            pid, task_ip, vip, n1 = deploy(lab)
-            container_ns = f"/proc/{pid}/ns/net"
+            direct_pid, vip_pid, task_ip, vip, n1 = deploy(lab)
             targets = {
-                "direct": (container_ns, f"http://{task_ip}/"),
-                "vip": (container_ns, f"http://{vip}/"),
+                "direct": (f"/proc/{direct_pid}/ns/net", f"http://{task_ip}/"),
+                "vip": (f"/proc/{vip_pid}/ns/net", f"http://{vip}/"),
                 "mesh": ("", f"http://{n1}:8080/"),
             }
             for _ in range(args.rounds):
