@@ -9,14 +9,16 @@ and the engine labels. Without a reachable engine the node still describes itsel
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import platform
 import socket
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
+from manager.allocator.routes import host_routes
 from manager.store import EngineDescription, NodeDescription, PlatformDescription, Resources
 
 log = logging.getLogger(__name__)
@@ -93,12 +95,18 @@ class NodeDescriber:
         engine_info: EngineInfo | None = None,
         *,
         hostname: Callable[[], str] = socket.gethostname,
+        routes: Callable[[], Sequence[str]] = host_routes,
     ) -> None:
         self._engine_info = engine_info
         self._hostname = hostname
+        self._routes = routes
 
     async def __call__(self) -> NodeDescription:
-        hostname = self._hostname()
+        """The node, with its routes: the allocator carves no overlay subnet over them."""
+        description = await self._describe(self._hostname())
+        return dataclasses.replace(description, routes=tuple(self._routes()))
+
+    async def _describe(self, hostname: str) -> NodeDescription:
         if self._engine_info is None:
             return host_description(hostname)
         try:

@@ -117,10 +117,16 @@ class SubnetPool:
                     f"use a size between /{p.prefixlen} and /{MAX_PREFIXLEN}"
                 )
         self.subnet_size = subnet_size
+        self._reserved: list[IPv4Network] = []
+        self.set_reserved(reserved)
+        self._claimed: dict[str, IPv4Network] = {}  # owner (network name or id) -> subnet
+
+    def set_reserved(self, reserved: Iterable[str]) -> None:
+        """Replace the reserved prefixes (the nodes' routes, as they report them); subnets
+        already handed out are kept."""
         self._reserved = [
             r for r in (_parse_network(x, "reserved prefix") for x in reserved) if r.prefixlen
         ]
-        self._claimed: dict[str, IPv4Network] = {}  # owner (network name or id) -> subnet
 
     @property
     def claimed(self) -> Mapping[str, IPv4Network]:

@@ -40,6 +40,7 @@ from manager.store import (
     Network,
     Node,
     ObjectEvent,
+    ReadTx,
     ResetEvent,
     Service,
     Store,
@@ -126,13 +127,20 @@ class Allocator:
             view.all(Service),
             view.all(Task),
             view.all(Node),
-            reserved=self._reserved(),
+            reserved=self._reserved_prefixes(view),
         )
         for conflict in self._alloc.conflicts:
             log.warning("allocator: cannot take back an allocation: %s", conflict)
         self._dirty = Dirty(everything=True)
         self._waiting = Dirty()
         self._retry = False
+
+    def _reserved_prefixes(self, view: ReadTx) -> list[str]:
+        """This manager's routes and every node's, as its description reports them."""
+        prefixes = list(self._reserved())
+        for node in view.all(Node):
+            prefixes.extend(node.description.routes)
+        return list(dict.fromkeys(prefixes))
 
     def _needs_pass(self) -> bool:
         return bool(self._dirty) or (self._retry and bool(self._waiting))
@@ -178,10 +186,12 @@ class Allocator:
         assert self._alloc is not None
         self.passes += 1
         dirty, self._dirty = self._dirty, Dirty()
+        view = self._store.view()
+        self._alloc.pool.set_reserved(self._reserved_prefixes(view))
         if self._retry:
             dirty.update(self._waiting)
             self._retry = False
-        outcome = allocate(self._alloc, self._store.view(), dirty)
+        outcome = allocate(self._alloc, view, dirty)
         self._waiting.discard(outcome.considered)
         self._waiting.update(outcome.failed)
         self._retry = outcome.released

@@ -1,8 +1,9 @@
-"""The leader's own IPv4 routes, so that no overlay subnet is carved over them.
+"""A host's own IPv4 routes, so that no overlay subnet is carved over them.
 
 `parse_routes` is pure (the text of /proc/net/route in, prefixes out); `host_routes` reads
-the file, at the edge, and the allocator loop takes it as an injectable function. Only the
-manager's own routes are known: another node's are not checked (as in Swarm).
+the file, at the edge. The allocator loop takes the leader's as an injectable function, and
+every node reports its own in its description (worker/describe.py): a subnet routed on any
+node is never handed out (Swarm checks only the manager's).
 """
 
 from __future__ import annotations

@@ -166,6 +166,7 @@ class NodeDescription:
     platform: PlatformDescription = field(default_factory=PlatformDescription)
     resources: Resources = field(default_factory=Resources)
     engine: EngineDescription = field(default_factory=EngineDescription)
+    routes: tuple[str, ...] = ()  # the node's own IPv4 route prefixes (no overlay over them)
 
 
 @dataclass(frozen=True, slots=True)

@@ -62,3 +62,8 @@ async def test_without_an_engine_the_host_describes_itself(tmp_path: Path) -> No
     assert desc.platform == PlatformDescription(architecture=platform.machine(), os=sys.platform)
     assert desc.hostname
     assert desc.resources.nano_cpus > 0
+
+
+async def test_the_node_reports_its_routes_so_no_overlay_subnet_covers_them() -> None:
+    describe = NodeDescriber(hostname=lambda: "n1", routes=lambda: ["10.8.0.0/16"])
+    assert (await describe()).routes == ("10.8.0.0/16",)

@@ -544,6 +544,23 @@ async def test_the_hosts_routes_are_never_given_to_a_network() -> None:
         assert h.by_name(Network, "ingress").subnet == "10.0.2.0/24"
 
 
+async def test_no_network_is_given_a_subnet_routed_on_any_node() -> None:
+    # a worker reports (in its description) that 10.0.1.0/24 is routed there, e.g. a VPN
+    h = Harness()
+    await h.cluster()
+    routed = Node(
+        id="n2",
+        description=NodeDescription(hostname="n2", routes=("10.0.1.0/24", "192.0.2.0/24")),
+        status=NodeStatus(state=NodeState.READY, addr="192.0.2.2"),
+    )
+    await h.add(routed)
+    async with h.running():
+        front = await h.network("front")
+        await settle()
+        assert h.by_name(Network, "ingress").subnet == "10.0.0.0/24"
+        assert h.get(Network, front.id).subnet == "10.0.2.0/24"
+
+
 async def test_the_allocator_waits_for_the_cluster_object() -> None:
     h = Harness()
     async with h.running():
