@@ -10,10 +10,11 @@
     detach(task_id)   ─▶ the sandbox ends and the gateway address go; DNS closes
 
 The worker calls only this class. It is level-triggered: each call recomputes the rules from
-the current views and attachments and rewrites them whole (nft replaces a table in one
-transaction), so a missed change is repaired by the next one. The kernel and the DNS server
-are drivers (overlay_net/kernel.py; fakes in the unit tests); blocking kernel calls (pyroute2,
-nft) run in a thread; one lock keeps calls from interleaving.
+the current views and attachments and rewrites every table whose text changed (nft
+replaces a table in one transaction), so a missed change is repaired by the next one. The
+kernel and the DNS server are drivers (overlay_net/kernel.py; fakes in the unit tests);
+blocking kernel calls (pyroute2, nft) run in a thread; one lock keeps calls from
+interleaving.
 
 State lives in the kernel and under `run_dir` (namespace mounts, the gateway's address
 table), so a restarted daemon adopts what is there: the first `set_networks` removes the
@@ -158,6 +159,8 @@ class NetworkAgent:
         self._attached: dict[str, _Attached] = {}
         self._gateway: GatewayInfo | None = None
         self._sbox_addr = ""  # the ingress sbox's gateway-bridge address, once it exists
+        self._sbox_built_for = ""  # the node's ingress address the sbox was plumbed with
+        self._written: dict[str, str] = {}  # "host" | "sbox" | task id -> the table it holds
 
     @property
     def netns_dir(self) -> Path:
@@ -195,6 +198,7 @@ class NetworkAgent:
             await self._apply_host()
         elif self._gateway is not None:
             self._gateway = None
+            self._written.pop("host", None)
             await _blocking(_remove_gateway, self._kernel)
         if failed is not None:
             raise failed
@@ -247,15 +251,19 @@ class NetworkAgent:
             kernel.sysctl(sbox, "net.ipv4.ip_forward", "1")
             return _ip(addr)
 
-        self._sbox_addr = await _blocking(build)
+        if self._sbox_built_for != me.address or not kernel.netns_exists(sbox):
+            self._sbox_addr = await _blocking(build)
+            self._sbox_built_for = me.address
+            self._written.pop("sbox", None)
         script = nft.ingress_sbox_table(mesh_rules(ingress), overlay_ifname="eth0")
-        await _blocking(kernel.nft_apply, script, sbox)
+        await self._write_table("sbox", script, sbox)
 
     def _remove_sbox(self) -> None:
         if self._gateway is not None:
             self._kernel.gateway_release(SBOX_KEY)
         self._kernel.remove_netns(self.netns_dir / SBOX)
-        self._sbox_addr = ""
+        self._sbox_addr = self._sbox_built_for = ""
+        self._written.pop("sbox", None)
 
     # -- containers ------------------------------------------------------------------------
 
@@ -310,7 +318,7 @@ class NetworkAgent:
         ]
         script = nft.container_table(vip_rules(views))
         try:
-            await _blocking(self._kernel.nft_apply, script, attached.ns)
+            await self._write_table(attached.task.id, script, attached.ns)
         except nftapply.NftError as e:
             if not self._kernel.netns_exists(attached.ns):  # the container is gone; detach follows
                 return
@@ -323,6 +331,7 @@ class NetworkAgent:
     async def detach(self, task_id: str) -> None:
         async with self._lock:
             attached = self._attached.pop(task_id, None)
+            self._written.pop(task_id, None)
             await self._dns.close_one(task_id)
             network_ids = attached.network_ids if attached else tuple(self._sandboxes)
 
@@ -384,7 +393,16 @@ class NetworkAgent:
             sbox_address=self._sbox_addr,
             host_ports=self._host_ports(),
         )
-        await _blocking(self._kernel.nft_apply, script, None)
+        await self._write_table("host", script, None)
+
+    async def _write_table(self, key: str, script: str, ns: Path | None) -> None:
+        """Apply `script` (nft replaces the table whole) unless this agent already wrote
+        exactly that there: every set_networks recomputes every table, and most of them did
+        not change. A new agent (daemon restart) writes each once."""
+        if self._written.get(key) == script:
+            return
+        await _blocking(self._kernel.nft_apply, script, ns)
+        self._written[key] = script
 
     # -- the end ---------------------------------------------------------------------------
 
@@ -414,4 +432,5 @@ class NetworkAgent:
             self._attached.clear()
             self._sandboxes.clear()
             self._views.clear()
+            self._written.clear()
             self._gateway = None

@@ -552,3 +552,18 @@ async def test_leave_after_a_restart_removes_what_the_previous_run_made(
     await again.leave()  # `swarm leave` on a node whose daemon restarted
     assert shoal_namespaces(kernel) == []
     assert kernel.gateway is None and None not in kernel.nft
+
+
+async def test_a_table_that_did_not_change_is_not_written_again(
+    agent: NetworkAgent, kernel: FakeKernel
+) -> None:
+    everything = views(ingress_view(), front_view())
+    await agent.set_networks(everything)
+    kernel.start_container(101)
+    await agent.attach(task("web1", (INGRESS, "10.0.0.5/24"), (FRONT, "10.0.1.5/24")), 101)
+    written = len(kernel.ops("nft_apply"))
+    await agent.set_networks(everything)  # e.g. a change on another network of the cluster
+    assert len(kernel.ops("nft_apply")) == written
+    # a new serving backend rewrites the container's table, and only that one
+    await agent.set_networks(views(ingress_view(), front_view(web3_serving=True)))
+    assert len(kernel.ops("nft_apply")) == written + 1
