@@ -24,9 +24,10 @@ sandboxes no view asks for, and `attach` is idempotent for containers that kept 
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -183,25 +184,33 @@ class NetworkAgent:
         return {i: v for i, v in self._views.items() if not v.network.spec.ingress or mesh_rules(v)}
 
     async def _converge(self) -> None:
+        """Every step runs even when an earlier one failed (one bad network or container
+        must not keep the others stale); the first failure is raised at the end, so the
+        worker retries."""
         needed = self._needed()
         if (needed or self._attached) and self._gateway is None:
             self._gateway = await _blocking(_ensure_gateway, self._kernel)
-        failed: NetnsError | None = None
-        try:
-            await _blocking(self._sync_sandboxes, needed)
-        except NetnsError as e:  # the rest still converges; raised at the end for a retry
-            failed = e
-        await self._sync_ingress()
-        for attached in list(self._attached.values()):
-            await self._refresh_container(attached)
+        steps: list[Callable[[], Awaitable[None]]] = [
+            lambda: _blocking(self._sync_sandboxes, needed),
+            self._sync_ingress,
+            *(functools.partial(self._refresh_container, a) for a in self._attached.values()),
+        ]
+        failures: list[Exception] = []
+        for step in steps:
+            try:
+                await step()
+            except Exception as e:  # kernel and nft errors; raised below
+                failures.append(e)
         if needed or self._attached:
             await self._apply_host()
         elif self._gateway is not None:
             self._gateway = None
             self._written.pop("host", None)
             await _blocking(_remove_gateway, self._kernel)
-        if failed is not None:
-            raise failed
+        for later in failures[1:]:
+            log.warning("setting up the node's networks: %s", later)
+        if failures:
+            raise failures[0]
 
     def _sync_sandboxes(self, needed: Mapping[str, NetworkView]) -> None:
         kernel = self._kernel

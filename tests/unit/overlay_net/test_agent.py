@@ -567,3 +567,23 @@ async def test_a_table_that_did_not_change_is_not_written_again(
     # a new serving backend rewrites the container's table, and only that one
     await agent.set_networks(views(ingress_view(), front_view(web3_serving=True)))
     assert len(kernel.ops("nft_apply")) == written + 1
+
+
+async def test_a_container_whose_table_is_refused_does_not_keep_the_others_stale(
+    agent: NetworkAgent, kernel: FakeKernel
+) -> None:
+    await agent.set_networks(views(ingress_view(), front_view()))
+    first, second = kernel.start_container(101), kernel.start_container(102)
+    await agent.attach(task("web1", (FRONT, "10.0.1.5/24")), 101)
+    await agent.attach(task("api1", (FRONT, "10.0.1.6/24"), ports=(host_port(8081, 80),)), 102)
+    kernel.fail("nft_apply", NftError("nft refused the rules"), str(first))
+    with pytest.raises(NftError, match="refused"):
+        await agent.set_networks(views(ingress_view(), front_view(web3_serving=True)))
+    # the second container and the host's table are current all the same
+    assert kernel.nft[second] == nft.container_table(
+        [nft.VipRule("10.0.1.2", ("10.0.1.5", "10.0.1.7", "10.0.1.9"))]
+    )
+    assert "dport 8081 dnat to" in host_table(kernel)
+    kernel.heal()
+    await agent.set_networks(views(ingress_view(), front_view(web3_serving=True)))  # the retry
+    assert kernel.nft[first] == kernel.nft[second]
